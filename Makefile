@@ -1,0 +1,68 @@
+# Two commands on a fresh machine: `make demo` (start the app) and `make test` (the whole suite).
+# Each does its own set-up and is fast when already set up.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.esmr-installed
+# Debian packages: the tests synthesise speech (espeak-ng), render songs (fluidsynth + General MIDI soundfont)
+# and drive the app in a real browser (chromium). The app itself needs none of them.
+TEST_DEBS    := espeak-ng fluidsynth fluid-soundfont-gm chromium
+CATALOG_DEBS := wesnoth-1.16-music warzone2100-music planetblupi-music-ogg singularity-music hyperrogue-music drascula-music fretsonfire-songs-sectoid fretsonfire-songs-muldjord
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test test-fast bench setup sysdeps-test catalog songs corpus ablation clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip "setuptools<81" wheel
+	# The CPU wheel of torch first: any other spec pulls a multi-GB CUDA build.
+	$(BIN)/python -m pip install -q --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[train,test]"
+	@! $(BIN)/python -m pip show -q torchaudio 2>/dev/null || (echo "torchaudio got installed; it breaks transformers here: remove it" && exit 1)
+	@touch $(STAMP)
+
+# Install missing Debian packages when we are root; otherwise say what to install.
+define need_debs
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing -- run: sudo apt-get install$$missing" ; exit 1; fi; fi
+endef
+
+sysdeps-test:
+	$(call need_debs,$(TEST_DEBS))
+
+demo: setup
+	$(BIN)/python demo/app.py
+
+test: setup sysdeps-test
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+bench: setup
+	$(BIN)/python bench/run.py --out bench/latest.json
+
+# Rebuild the bundled music catalogue from Debian's music packages (apt-get download + dpkg -x; no root needed).
+catalog: setup
+	$(BIN)/python scripts/build_default_catalog.py
+
+# Rebuild the singable-song catalogue from music21's public-domain corpus (needs fluidsynth + fluid-soundfont-gm).
+songs: setup
+	$(call need_debs,fluidsynth fluid-soundfont-gm)
+	$(BIN)/esmr songs build --out assets/songs
+
+# Synthesise the bootstrap emotional-speech corpus (not committed; ~15 min on 2 cores).
+corpus: setup
+	$(call need_debs,espeak-ng)
+	$(BIN)/esmr corpus bootstrap --out data/bootstrap
+
+clean:
+	rm -rf .pytest_cache .gradio build *.egg-info
