@@ -131,6 +131,7 @@ AUDIOSET_MOOD: dict[str, str | None] = {
 # Soundtracks360 (Eerola & Vuoskoski 2011) target emotions of the discrete set.
 SOUNDTRACKS360: dict[str, str | None] = {
     "ANGER": "angry", "FEAR": "scary", "HAPPY": "happy", "SAD": "sad", "TENDER": "tender",
+    "SURPRISE": None,  # set 1 also has SURPRISE and dimension targets: the importer uses the ratings there
 }
 DATASET_MAPS: dict[str, dict[str, str | None]] = {
     "iemocap": IEMOCAP, "ravdess": RAVDESS, "crema-d": CREMA_D, "kemdy": KEMDY,
