@@ -1,0 +1,46 @@
+"""Shared fixtures: test clips synthesised on the spot (espeak-ng speech, numpy tones). Keep this file generic."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+SPEECH_TEXT = "Hello there. I am feeling rather happy today, because the sun is shining again."
+
+
+def espeak_wav(path: Path, text: str, *args: str) -> Path:
+    """Speak `text` with Debian espeak-ng into a mono 16-bit wav at 22.05 kHz; extra args e.g. "-s", "140"."""
+    subprocess.run(["espeak-ng", "-w", str(path), *args, text], check=True, capture_output=True, timeout=60)
+    return path
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory) -> Path:
+    """About 4.5 s of English speech (espeak-ng), mono wav at 22.05 kHz."""
+    return espeak_wav(tmp_path_factory.mktemp("speech") / "speech.wav", SPEECH_TEXT)
+
+
+@pytest.fixture(scope="session")
+def speech_clip(speech_wav) -> tuple[np.ndarray, int]:
+    """The speech_wav clip as ((N,) float32 in [-1, 1], sample rate in Hz)."""
+    samples, sr = sf.read(speech_wav, dtype="float32")
+    return samples, sr
+
+
+@pytest.fixture(scope="session")
+def make_tone():
+    """make_tone(freq_hz=220, seconds=1.0, sr=16000, amp=0.3, vibrato_hz=0.0) -> (N,) float32 harmonic tone
+    (fundamental + 2 overtones), optionally with a +-3 % vibrato: a stand-in for a sung note or a melody line."""
+
+    def tone(freq_hz: float = 220.0, seconds: float = 1.0, sr: int = 16000, amp: float = 0.3,
+             vibrato_hz: float = 0.0) -> np.ndarray:
+        t = np.arange(int(seconds * sr)) / sr
+        inst = freq_hz * (1 + 0.03 * np.sin(2 * np.pi * vibrato_hz * t))
+        phase = 2 * np.pi * np.cumsum(inst) / sr
+        wave = np.sin(phase) + 0.5 * np.sin(2 * phase) + 0.25 * np.sin(3 * phase)
+        return (amp * wave / 1.75).astype(np.float32)
+
+    return tone
