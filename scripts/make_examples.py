@@ -65,8 +65,8 @@ def make_singing(songs: Path, out: Path) -> None:
         shutil.rmtree(out)
     ex = new_collection(out, "speech", name="example-singing", licence=LICENCE,
                         description="song melodies sung by synthetic singers (FluidSynth voice patches)")
-    # (singer, GM program, octave shift): a low male-like and a high female-like register
-    singers = [("bass-voice-oohs", 54, -12), ("soprano-choir-aahs", 53, 12)]
+    # (singer, GM program, semitones): a bass (~G2-D4) and a soprano (the chorale melodies, ~C4-G5) register
+    singers = [("bass-voice-oohs", 54, -17), ("soprano-choir-aahs", 53, 0)]
     for row in rows[:2]:
         for name, program, shift in singers:
             sr = 24000
