@@ -1,0 +1,272 @@
+"""Singing clip -> songs to sing, with the key to sing them in and the reasons.
+
+    rec = SingingRecommender.load(checkpoints_dir(), default_songs_dir())
+    analysis = rec.analyze(samples16k)           # pitch range, embeddings, per-song factors (the slow part)
+    songs = rec.rank(analysis, weights, top_k=5) # cheap: re-rank with other weights without re-analysing
+
+Factors per song, each in [0, 1]:
+  range       duration-weighted share of the melody inside the singer's range at the best transposition (a key
+              change of +-6 semitones, plus any octave displacement: the key name stays the same)
+  timbre      (1 + cos) / 2 of SSCL-timbre embeddings, clip vs the closest guide vocal of the song
+  expression  same with SSCL-expression
+  voice       same with resemblyzer's d-vector
+  mood        same with TJAE's latent
+score = sum_f w_f * factor_f / sum_f w_f. The defaults come from the grid search of evaluate.py (docs/singing.md).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AudioError, EsmrError, ModelUnavailableError
+from . import features as fx
+from . import pitch as P
+
+FACTORS = ("range", "timbre", "expression", "voice", "mood")
+EMBEDDERS = ("timbre", "expression", "voice", "mood")      # factor name -> embedding of the same name
+FACTOR_TEXT = {"timbre": "timbre", "expression": "singing expression", "voice": "voice (speaker embedding)",
+               "mood": "overall mood"}
+# Chosen by the grid search of `esmr sing evaluate` on the validation singers (docs/singing.md): best
+# P@5 + voice-match@5 (range fixed at 1, others in {0, .25, .5, 1}; ties -> smaller total weight).
+DEFAULT_WEIGHTS: dict[str, float] = {"range": 1.0, "timbre": 0.0, "expression": 1.0, "voice": 0.0, "mood": 1.0}
+GUIDES_FILE = "song_guides.npz"   # inside the TJAE checkpoint folder
+MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
+
+
+def default_weights() -> dict[str, float]:
+    return dict(DEFAULT_WEIGHTS)
+
+
+def transpose_key(key: str, shift: int) -> str:
+    """"C major" + 2 -> "D major"; "F# minor" - 1 -> "F minor". Unknown formats are returned unchanged."""
+    from ..data.songs import name_to_midi
+
+    parts = str(key).split()
+    if len(parts) != 2:
+        return key
+    try:
+        pc = (name_to_midi(parts[0] + "4") + int(shift)) % 12
+    except EsmrError:
+        return key
+    names = MINOR_NAMES if parts[1].lower() == "minor" else MAJOR_NAMES
+    return f"{names[pc]} {parts[1]}"
+
+
+@dataclass
+class SingingAnalysis:
+    """Everything rank_songs needs; computed once per clip."""
+
+    range: P.VoiceRange
+    embeddings: dict[str, np.ndarray]              # factor name -> (D,) unit vector
+    songs: list[dict[str, Any]] = field(default_factory=list)  # per song: id, title, key, factors, transpose, ...
+    duration_s: float = 0.0
+
+
+class Embedders:
+    """The four clip embeddings: SSCL timbre/expression, resemblyzer, TJAE. embed(samples16k) -> dict."""
+
+    def __init__(self, checkpoints: str | Path):
+        from . import sscl, tjae
+
+        root = Path(checkpoints)
+        self.sscl_timbre = sscl.load(root / "sscl-timbre")
+        self.sscl_expression = sscl.load(root / "sscl-expression")
+        self.tjae = tjae.load(root / "tjae")
+        self.fingerprint = hashlib.sha1(b"".join(
+            (root / d / "model.safetensors").read_bytes() for d in ("sscl-timbre", "sscl-expression", "tjae"))
+        ).hexdigest()[:16]
+
+    def embed(self, samples16k: np.ndarray, only: tuple[str, ...] = EMBEDDERS) -> dict[str, np.ndarray]:
+        import torch
+
+        from ..encoders import get_encoder
+        from . import sscl
+
+        out: dict[str, np.ndarray] = {}
+        with torch.inference_mode():
+            mel = fx.logmel(samples16k)
+            if "timbre" in only:
+                out["timbre"] = sscl.embed_mel(self.sscl_timbre, mel)
+            if "expression" in only:
+                out["expression"] = sscl.embed_mel(self.sscl_expression, mel)
+            if "mood" in only:
+                out["mood"] = self.tjae.embed(mel)
+        if "voice" in only:
+            out["voice"] = np.asarray(get_encoder("timbre").encode(samples16k), dtype=np.float32)
+        return out
+
+
+def guide_embeddings(embedders: Embedders, songs_dir: Path, rows: list[dict], cache: Path | None,
+                     log=None, fallback: Path | None = None) -> dict[str, np.ndarray]:
+    """{"keys": (G,) "song_id|voice", "<factor>": (G, D)} for every guide vocal. Read from `cache` (or `fallback`,
+    e.g. the copy shipped in checkpoints/tjae/) when its fingerprint (catalogue manifest + model weights) matches;
+    otherwise computed and written to `cache`."""
+    from ..audio import load_music
+
+    fp = _fp(songs_dir, embedders)
+    for path in (cache, fallback):
+        if path is not None and path.is_file():
+            data = dict(np.load(path, allow_pickle=False))
+            if str(data.get("fingerprint", "")) == fp:
+                return data
+    keys, embs = [], {k: [] for k in EMBEDDERS}
+    for i, row in enumerate(rows):
+        for g in row.get("guides", []):
+            y = load_music(songs_dir / g["path"], sr=fx.SR)
+            e = embedders.embed(y)
+            keys.append(f"{row['id']}|{g['voice']}")
+            for k in EMBEDDERS:
+                embs[k].append(e[k])
+        if log and i % 10 == 0:
+            log(f"guide embeddings: {i + 1}/{len(rows)} songs")
+    data = {"keys": np.asarray(keys), "fingerprint": np.asarray(fp),
+            **{k: np.stack(v).astype(np.float32) for k, v in embs.items()}}
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, **data)
+        except OSError:
+            pass
+    return data
+
+
+def song_factors(vrange: P.VoiceRange, emb: dict[str, np.ndarray], rows: list[dict],
+                 guides: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Per song: range fit at the best transposition and similarity factors vs the song's guides."""
+    from ..data.songs import midi_to_name
+
+    keys = [str(k) for k in guides["keys"]]
+    sims = {f: (guides[f] @ emb[f] + 1.0) / 2.0 for f in EMBEDDERS}          # (G,) each
+    out = []
+    for row in rows:
+        pitches, durs = P.melody_arrays(row["melody"])   # the whole song: what the person will sing
+        shift, octave, fit = P.best_transposition(pitches, durs, vrange.low_midi, vrange.high_midi)
+        total = shift + 12 * octave
+        idx = [i for i, k in enumerate(keys) if k.split("|", 1)[0] == row["id"]]
+        factors, closest = {"range": fit}, {}
+        for f in EMBEDDERS:
+            if idx:
+                j = max(idx, key=lambda i: sims[f][i])
+                factors[f], closest[f] = float(sims[f][j]), keys[j].split("|", 1)[1]
+            else:
+                factors[f], closest[f] = 0.0, ""
+        out.append({"id": row["id"], "title": row.get("title", row["id"]), "key": row.get("key", ""),
+                    "transpose_semitones": int(shift), "octave": int(octave),
+                    "melody_range": [midi_to_name(int(pitches.min()) + total), midi_to_name(int(pitches.max()) + total)],
+                    "factors": factors, "closest_guide": closest,
+                    "guides": {g["voice"]: g.get("patch", g["voice"]) for g in row.get("guides", [])}})
+    return out
+
+
+def check_weights(weights: dict[str, float] | None) -> dict[str, float]:
+    w = default_weights() if weights is None else {**{f: 0.0 for f in FACTORS}, **weights}
+    bad = [k for k in w if k not in FACTORS]
+    if bad:
+        raise EsmrError(f"unknown weight(s) {bad}; use {list(FACTORS)}")
+    if any((not np.isfinite(v)) or v < 0 for v in w.values()) or sum(w.values()) <= 0:
+        raise EsmrError("weights must be finite, >= 0, and not all zero")
+    return {k: float(v) for k, v in w.items()}
+
+
+def _reasons(song: dict, w: dict[str, float], means: dict[str, float]) -> list[str]:
+    f, shift, octave = song["factors"], song["transpose_semitones"], song["octave"]
+    how = "in the original key" if shift == 0 else f"at {shift:+d} semitones"
+    if octave:
+        how += f", {abs(octave)} octave{'s' if abs(octave) > 1 else ''} {'lower' if octave < 0 else 'higher'}"
+    reasons = [f"sing in {transpose_key(song['key'], shift)} ({how})",
+               f"fits your range {100 * f['range']:.0f}% {how}"]
+    # strongest similarity factor: the largest weighted advantage over the catalogue average
+    gains = {k: w[k] * (f[k] - means[k]) for k in EMBEDDERS if w[k] > 0}
+    if gains:
+        k = max(gains, key=gains.get)
+        if gains[k] > 0:
+            voice = song["closest_guide"][k]
+            patch = song["guides"].get(voice, voice)
+            reasons.append(f"{FACTOR_TEXT[k]} close to the {voice.split('-')[0]} {patch} guide "
+                           f"({f[k]:.2f} vs catalogue mean {means[k]:.2f})")
+    best = max((w[k] * (f[k] - means[k]), k) for k in FACTORS if w[k] > 0)[1]
+    reasons.insert(0, f"strongest factor: {best}")
+    return reasons
+
+
+def rank_songs(analysis: SingingAnalysis, weights: dict[str, float] | None = None, top_k: int = 5) -> list[dict]:
+    """Top-k songs for an analysis under `weights` (missing factors = 0). No audio is touched."""
+    w = check_weights(weights)
+    total = sum(w.values())
+    if not analysis.songs:
+        return []
+    means = {k: float(np.mean([s["factors"][k] for s in analysis.songs])) for k in FACTORS}
+    scored = []
+    for s in analysis.songs:
+        score = sum(w[k] * s["factors"][k] for k in FACTORS) / total
+        scored.append((-score, abs(s["transpose_semitones"]), s["id"], score, s))
+    scored.sort(key=lambda t: t[:3])
+    out = []
+    for _, _, _, score, s in scored[: max(1, int(top_k))]:
+        out.append({"id": s["id"], "title": s["title"], "key": transpose_key(s["key"], s["transpose_semitones"]),
+                    "original_key": s["key"], "transpose_semitones": s["transpose_semitones"], "octave": s["octave"],
+                    "melody_range": s["melody_range"], "range_fit": round(s["factors"]["range"], 4),
+                    "score": round(float(score), 4),
+                    "factors": {k: round(float(v), 4) for k, v in s["factors"].items()},
+                    "reasons": _reasons(s, w, means)})
+    return out
+
+
+class SingingRecommender:
+    """Loads the singing encoders and the song catalogue once; thread-safe for reading afterwards."""
+
+    def __init__(self, embedders: Embedders, songs_dir: Path, rows: list[dict], guides: dict[str, np.ndarray]):
+        self.embedders, self.songs_dir, self.rows, self.guides = embedders, songs_dir, rows, guides
+
+    @classmethod
+    def load(cls, checkpoints_dir: str | Path, songs_dir: str | Path, log=None) -> "SingingRecommender":
+        from ..data.manifest import load_collection
+        from ..paths import cache_dir
+
+        songs_dir = Path(songs_dir)
+        try:
+            rows = load_collection(songs_dir, "songs").rows
+        except (FileNotFoundError, ValueError) as exc:
+            raise ModelUnavailableError(f"no song catalogue: {exc}; build it with: esmr songs build") from None
+        if not rows:
+            raise ModelUnavailableError(f"the song catalogue in {songs_dir} is empty; run: esmr songs build")
+        emb = Embedders(checkpoints_dir)
+        guides = guide_embeddings(emb, songs_dir, rows, cache_dir() / "singing" / GUIDES_FILE, log,
+                                  fallback=Path(checkpoints_dir) / "tjae" / GUIDES_FILE)
+        return cls(emb, songs_dir, rows, guides)
+
+    def analyze(self, samples16k: np.ndarray, *, check_singing: bool = True) -> SingingAnalysis:
+        """(T,) float32 at 16 kHz (10-30 s of singing) -> SingingAnalysis. AudioError for speech, silence,
+        too short clips or no pitch."""
+        y = np.asarray(samples16k, dtype=np.float32).reshape(-1)
+        if y.size == 0 or not np.isfinite(y).all():
+            raise AudioError("the recording is empty or damaged; record 10-30 s of singing again")
+        f0, voiced = P.pitch_track(y)
+        vrange = P.estimate_range(f0, voiced, len(y) / fx.SR, check_singing=check_singing)
+        emb = self.embedders.embed(y)
+        return SingingAnalysis(vrange, emb, song_factors(vrange, emb, self.rows, self.guides), len(y) / fx.SR)
+
+    def rank(self, analysis: SingingAnalysis, weights: dict[str, float] | None = None, top_k: int = 5) -> list[dict]:
+        return rank_songs(analysis, weights, top_k)
+
+    @staticmethod
+    def default_weights() -> dict[str, float]:
+        return default_weights()
+
+
+def _fp(songs_dir: Path, emb: Embedders) -> str:
+    return hashlib.sha1((songs_dir / "manifest.jsonl").read_bytes()).hexdigest()[:16] + emb.fingerprint
+
+
+def result_json(analysis: SingingAnalysis, songs: list[dict]) -> dict:
+    """The `esmr sing PATH --json` object."""
+    return {"range": analysis.range.as_dict(), "duration_s": round(analysis.duration_s, 2), "songs": songs}
+
+
+__all__ = ["SingingRecommender", "SingingAnalysis", "rank_songs", "default_weights", "transpose_key",
+           "FACTORS", "result_json"]
