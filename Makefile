@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench setup sysdeps-test catalog songs corpus ablation clean
+.PHONY: demo test test-fast bench setup sysdeps-test catalog songs corpus ablation mate-tables clean
 
 setup: $(STAMP)
 
@@ -63,6 +63,15 @@ songs: setup
 corpus: setup
 	$(call need_debs,espeak-ng)
 	$(BIN)/esmr corpus bootstrap --out data/bootstrap
+
+# Regenerate the retrieval ablation table (docs/ablation.md) and checkpoints/esmr-default, then its map;
+# and MATE's tables (docs/mate.md) + checkpoints/mate-default. Needs the corpus (make corpus).
+ablation: setup
+	$(BIN)/python scripts/ablation.py
+	$(BIN)/esmr index build
+
+mate-tables: setup
+	$(BIN)/python scripts/mate_tables.py
 
 clean:
 	rm -rf .pytest_cache .gradio build *.egg-info

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from esmr_core.audio import AudioError, load_audio
 from esmr_core.data.manifest import load_collection, new_collection
 from esmr_core.emotion import EMOTIONS
 from esmr_core.paths import assets_dir, default_songs_dir
@@ -27,6 +28,15 @@ LICENCE = "GPL-3.0-or-later (synthesised by this project)"
 def _write_opus(path: Path, samples: np.ndarray, sr: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, samples.astype(np.float32), sr, format="OGG", subtype="OPUS")
+
+
+def _usable(path: Path) -> bool:
+    """The app must accept every example (a few espeak clips hold under 0.5 s of voice)."""
+    try:
+        load_audio(path)
+        return True
+    except AudioError:
+        return False
 
 
 def make_speech(corpus: Path, out: Path, per_emotion: int = 4) -> None:
@@ -42,7 +52,7 @@ def make_speech(corpus: Path, out: Path, per_emotion: int = 4) -> None:
         for lex in (True, False):
             for tts in ("piper", "espeak"):
                 rows = sorted((r for r in test if r["label"] == label and bool(r.get("lexically_neutral")) == lex
-                               and r["tts"] == tts), key=lambda r: r["id"])
+                               and r["tts"] == tts and _usable(coll.path(r))), key=lambda r: r["id"])
                 if rows:
                     chosen.append(rows[len(rows) // 2])
         for row in chosen[:per_emotion]:

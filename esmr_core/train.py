@@ -1,0 +1,383 @@
+"""Training of the joint speech-music model on cached frozen-encoder features (METHODS.md 1 and 2).
+
+`esmr train --config FILE [--out runs/NAME] [--seed N]` -> a run folder:
+  config.json       the resolved TrainConfig + feature spec
+  metrics.jsonl     one line per epoch: mean loss terms, learning rate, validation metrics
+  results.json      best epoch, validation and test metrics of the kept model
+  checkpoint/       config.json + model.safetensors + README.md (model card)
+
+Batches follow Doh et al.: speech drawn class-balanced; each speech's positive is a music clip of the mood with
+the highest label similarity to its emotion (ties drawn at random). AdamW, linear warm-up then cosine decay,
+early stopping on the validation split's MRR (never the test split). Same seed -> same metrics.
+The emotion head reads the joint speech embedding through a stop-gradient: it is trained, but never shapes
+the space, so the retrieval ablation compares the retrieval losses alone.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .emotion import EMOTIONS, MUSIC_MOODS, label_similarity
+from .errors import EsmrError
+from .losses import LossConfig, Objective, distillation_targets
+from .models.joint import JointConfig, JointModel
+from .paths import REPO_ROOT, default_catalog_dir
+
+
+@dataclass
+class TrainConfig:
+    name: str = "default"  # run / checkpoint name
+    modality: str = "fusion"  # speech features: "audio" (prosody + timbre), "text" (minilm), "fusion" (all)
+    space: str = "VAD"  # label-similarity space for the losses and positives: "VA" | "VAD"
+    speech: str = "data/bootstrap"  # speech collection folder
+    catalog: str = ""  # music collection folder ("" = the bundled catalogue, assets/music)
+    losses: dict[str, float] = field(default_factory=lambda: {"triplet": 1.0, "emotion": 1.0, "vad": 1.0})
+    margin: float = 0.4  # triplet margin (cosine distance)
+    temperature: float = 0.07  # InfoNCE / distillation temperature
+    t1: float = 0.1  # KL temperature of label similarity
+    t2: float = 0.1  # KL temperature of cosine similarity
+    alpha: float = 0.4  # momentum distillation: weight of the momentum soft targets
+    embed_dim: int = 128  # joint space size
+    hidden_dim: int = 512  # projection head width
+    dropout: float = 0.1  # input dropout
+    text_dropout: float = 0.0  # share of training speech whose transcript block is zeroed ("no words"), so a
+    #                            fusion model also serves queries without a transcript (ASR off or empty)
+    momentum: bool = False  # momentum music tower + queue + distilled InfoNCE targets
+    momentum_m: float = 0.995  # EMA momentum
+    queue_size: int = 1024  # momentum queue length
+    lr: float = 1e-3  # AdamW peak learning rate
+    weight_decay: float = 1e-2  # AdamW weight decay
+    batch_size: int = 64  # speech clips per step
+    epochs: int = 60  # maximum epochs
+    warmup_epochs: int = 5  # linear warm-up, then cosine decay to 0
+    patience: int = 15  # early stopping: epochs without a better validation MRR
+    seed: int = 0  # seeds numpy, torch and the loss samplers
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - names - {"description"})
+        if unknown:
+            raise EsmrError(f"unknown config keys {unknown}; known: {sorted(names)}")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def loss_config(self) -> LossConfig:
+        return LossConfig(weights=dict(self.losses), margin=self.margin, temperature=self.temperature,
+                          t1=self.t1, t2=self.t2, alpha=self.alpha)
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """Read a JSON config; keyword overrides that are not None win."""
+    path = Path(path)
+    if not path.is_file():
+        raise EsmrError(f"config file {path} not found; see esmr_core/configs/ for examples")
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise EsmrError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise EsmrError(f"bad config {path}: {exc}") from None
+
+
+@dataclass
+class TrainData:
+    """Feature arrays of a speech collection and a music catalogue."""
+
+    speech_x: np.ndarray  # (N, Ds) float32
+    speech_labels: np.ndarray  # (N,) str, in EMOTIONS
+    speech_vad: np.ndarray  # (N, 3) valence/arousal/dominance in [0, 1]
+    split: np.ndarray  # (N,) str: train / val / test
+    music_x: np.ndarray  # (M, Dm) float32
+    music_moods: np.ndarray  # (M,) str, in MUSIC_MOODS
+    spec: dict[str, Any] = field(default_factory=dict)  # feature spec (features.make_spec)
+    lexically_neutral: np.ndarray | None = None  # (N,) bool
+    music_ids: list[str] = field(default_factory=list)
+
+    def subset(self, split: str, only_lexically_neutral: bool = False) -> np.ndarray:
+        mask = self.split == split
+        if only_lexically_neutral:
+            if self.lexically_neutral is None:
+                raise EsmrError("this speech collection marks no lexically neutral rows")
+            mask &= self.lexically_neutral
+        return np.flatnonzero(mask)
+
+
+def resolve_dir(value: str, default: Path | None = None) -> Path:
+    """A folder named in a config: absolute, relative to the working directory, or to the repository."""
+    if not value:
+        if default is None:
+            raise EsmrError("no folder given")
+        return default
+    p = Path(value)
+    if p.is_absolute() or p.exists():
+        return p
+    return REPO_ROOT / p
+
+
+def load_data(speech_dir: str | Path, catalog_dir: str | Path, modality: str, cache: Any = None,
+              progress: bool = True) -> TrainData:
+    """Featurise a speech collection and a music catalogue (through the FeatureCache)."""
+    from .data.manifest import load_collection
+    from .features import collection_matrix, make_spec
+
+    try:
+        speech = load_collection(speech_dir, "speech")
+        music = load_collection(catalog_dir, "music")
+    except (FileNotFoundError, ValueError) as exc:
+        raise EsmrError(f"{exc} (speech corpus: `esmr corpus bootstrap`; catalogue: `make catalog`)") from None
+    if cache is None:
+        from .cache import FeatureCache
+        from .paths import cache_dir
+
+        cache = FeatureCache(cache_dir() / "features")
+    spec = make_spec(modality)
+    bad = sorted({r["label"] for r in speech.rows} - set(EMOTIONS))
+    if bad:
+        raise EsmrError(f"speech labels {bad} are not in {EMOTIONS}; map them with esmr_core.emotion.map_label")
+    speech_x = collection_matrix(speech, spec, cache, progress, skip_bad=True)
+    ok = np.isfinite(speech_x).all(axis=1)
+    if not ok.all():
+        print(f"note: left out {int((~ok).sum())} speech clips whose audio could not be used (e.g. no voice found)",
+              file=sys.stderr)
+    rows = [r for r, keep in zip(speech.rows, ok) if keep]
+    return TrainData(
+        speech_x=speech_x[ok],
+        speech_labels=np.array([r["label"] for r in rows]),
+        speech_vad=np.array([[r["valence"], r["arousal"], r["dominance"]] for r in rows], dtype=np.float32),
+        split=np.array([r["split"] for r in rows]),
+        music_x=collection_matrix(music, spec, cache, progress),
+        music_moods=np.array([r["mood"] for r in music.rows]),
+        spec=spec,
+        lexically_neutral=np.array([bool(r.get("lexically_neutral", False)) for r in rows]),
+        music_ids=[r["id"] for r in music.rows],
+    )
+
+
+def _standardiser(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = x.mean(axis=0)
+    std = x.std(axis=0)
+    std = np.where(std < 1e-6, 1.0, std)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
+
+
+def build_model(cfg: TrainConfig, data: TrainData, train_idx: np.ndarray) -> JointModel:
+    jc = JointConfig(speech_dim=data.speech_x.shape[1], music_dim=data.music_x.shape[1], embed_dim=cfg.embed_dim,
+                     hidden_dim=cfg.hidden_dim, dropout=cfg.dropout, momentum=cfg.momentum,
+                     momentum_m=cfg.momentum_m, queue_size=cfg.queue_size, space=cfg.space)
+    model = JointModel(jc, data.spec)
+    with torch.no_grad():
+        model.speech.mean[:], model.speech.std[:] = _standardiser(data.speech_x[train_idx])
+        model.music.mean[:], model.music.std[:] = _standardiser(data.music_x)
+        if cfg.momentum:
+            model.momentum_update()
+            for p_m, p in zip(model.music_m.parameters(), model.music.parameters()):
+                p_m.copy_(p)
+    return model
+
+
+class BatchSampler:
+    """Class-balanced speech + best-mood positive music (Doh et al.)."""
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, train_idx: np.ndarray, rng: np.random.Generator):
+        self.rng, self.bs = rng, cfg.batch_size
+        self.idx = train_idx
+        labels = data.speech_labels[train_idx]
+        counts = {lab: int((labels == lab).sum()) for lab in set(labels)}
+        p = np.array([1.0 / counts[lab] for lab in labels])
+        self.p = p / p.sum()
+        self.moods = [m for m in MUSIC_MOODS if m in set(data.music_moods)]
+        sim = label_similarity(list(EMOTIONS), self.moods, cfg.space)  # (7, n_moods)
+        self.targets = {e: [self.moods[j] for j in np.flatnonzero(np.isclose(sim[i], sim[i].max()))]
+                        for i, e in enumerate(EMOTIONS)}
+        self.by_mood = {m: np.flatnonzero(data.music_moods == m) for m in self.moods}
+        self.labels = data.speech_labels
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(speech rows (B,), music rows (B,), target mood per speech (B,))."""
+        # with replacement: drawing without it would return nearly every row of a small set, not balanced ones
+        s = self.rng.choice(self.idx, size=self.bs, replace=True, p=self.p)
+        moods = [str(self.rng.choice(self.targets[self.labels[i]])) for i in s]
+        m = np.array([self.rng.choice(self.by_mood[mood]) for mood in moods])
+        return s, m, moods
+
+
+def _lr_lambda(warmup: int, total: int):
+    def f(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+    return f
+
+
+def train_step(model: JointModel, objective: Objective, batch: tuple, data: TrainData, cfg: TrainConfig,
+               gen: torch.Generator) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Forward one batch: (loss terms, not yet backpropagated; the batch tensors incl. momentum embeddings)."""
+    s, m, moods = batch
+    mood_ids = {mood: i for i, mood in enumerate(model.cfg.moods)}
+    xs, xm = torch.from_numpy(data.speech_x[s]), torch.from_numpy(data.music_x[m])
+    if model.training and cfg.text_dropout > 0:
+        from .features import text_columns
+
+        drop = torch.rand(len(s), generator=gen) < cfg.text_dropout  # (B,)
+        for a, b in text_columns(data.spec):
+            xs[drop, a:b] = 0.0
+    zs, zm = model.encode_speech(xs), model.encode_music(xm)  # (B, D) each
+    target = torch.tensor([mood_ids[x] for x in moods])  # (B,) target mood of each speech
+    music_mood = torch.tensor([mood_ids[x] for x in data.music_moods[m]])  # (B,)
+    pos_mask = target[:, None] == music_mood[None, :]  # (B, B)
+    label_sim = torch.from_numpy(label_similarity(list(data.speech_labels[s]), list(data.music_moods[m]),
+                                                  cfg.space)).float()  # (B, B) in [0, 1]
+    logits, vad = model.emotion_from_embedding(zs.detach())
+    out = {"speech": zs, "music": zm, "pos_mask": pos_mask, "label_sim": label_sim, "emotion_logits": logits,
+           "emotion": torch.tensor([EMOTIONS.index(x) for x in data.speech_labels[s]]),
+           "vad_pred": vad, "vad": torch.from_numpy(data.speech_vad[s])}
+    if cfg.momentum:
+        zm_m = model.encode_music_momentum(xm)  # (B, D), no gradient
+        valid = model.queue_labels >= 0
+        queue, q_labels = model.queue[valid].clone(), model.queue_labels[valid].clone()  # (K', D), (K',)
+        q_pos = target[:, None] == q_labels[None, :]  # (B, K')
+        zs_d = zs.detach()
+        out |= {"queue": queue, "queue_pos_mask": q_pos,
+                "s2m_targets": distillation_targets(zs_d @ torch.cat([zm_m, queue]).T,
+                                                    torch.cat([pos_mask, q_pos], 1), cfg.alpha, cfg.temperature),
+                "m2s_targets": distillation_targets(zm_m @ zs_d.T, pos_mask.T, cfg.alpha, cfg.temperature),
+                "music_m": zm_m, "music_mood": music_mood}
+    return objective(out, gen), out
+
+
+def fit(cfg: TrainConfig, data: TrainData, out_dir: str | Path | None = None, progress: bool = False
+        ) -> tuple[JointModel, dict[str, Any]]:
+    """Train with early stopping on validation MRR. Returns (best model in eval mode, results dict)."""
+    from .evaluate import evaluate_arrays
+
+    train_idx, val_idx = data.subset("train"), data.subset("val")
+    if len(train_idx) < 2 or len(val_idx) == 0:
+        raise EsmrError("the speech collection needs rows in split 'train' (>= 2) and 'val'")
+    np_rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = build_model(cfg, data, train_idx)
+    objective = Objective(cfg.loss_config())
+    sampler = BatchSampler(cfg, data, train_idx, np_rng)
+    steps = max(1, math.ceil(len(train_idx) / cfg.batch_size))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_epochs * steps, cfg.epochs * steps))
+    out_dir = Path(out_dir) if out_dir else None
+    log = open(out_dir / "metrics.jsonl", "w", encoding="utf-8") if out_dir else None
+    best, best_state, best_epoch, since = -1.0, None, 0, 0
+    epochs = range(1, cfg.epochs + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=f"train {cfg.name}", unit="epoch")
+    try:
+        for epoch in epochs:
+            model.train()
+            sums: dict[str, float] = {}
+            for _ in range(steps):
+                terms, out = train_step(model, objective, sampler.sample(), data, cfg, gen)
+                opt.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                opt.step()
+                sched.step()
+                if cfg.momentum:
+                    model.momentum_update()
+                    model.enqueue(out["music_m"], out["music_mood"])
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach()) / steps
+            val = evaluate_arrays(model, data, val_idx, cfg.space)
+            row = {"epoch": epoch, "lr": sched.get_last_lr()[0], **{f"train_{k}": v for k, v in sums.items()},
+                   **{f"val_{k}": v for k, v in val.items()}}
+            if log:
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+            if val["mrr"] > best + 1e-9:
+                best, best_epoch, since = val["mrr"], epoch, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                since += 1
+                if since >= cfg.patience:
+                    break
+    finally:
+        if log:
+            log.close()
+    model.load_state_dict(best_state)
+    model.eval()
+    # reported numbers use one relevance space for every model (EVAL_SPACE), so configs compare
+    results: dict[str, Any] = {"best_epoch": best_epoch, "val": evaluate_arrays(model, data, val_idx)}
+    test_idx = data.subset("test")
+    if len(test_idx):
+        results["test"] = evaluate_arrays(model, data, test_idx)
+    return model, results
+
+
+def run(cfg: TrainConfig, out_dir: str | Path, data: TrainData | None = None, progress: bool = True
+        ) -> dict[str, Any]:
+    """Train from a config into a run folder (see module docstring); returns results."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if data is None:
+        data = load_data(resolve_dir(cfg.speech), resolve_dir(cfg.catalog, default_catalog_dir()), cfg.modality,
+                         progress=progress)
+    (out_dir / "config.json").write_text(json.dumps({**asdict(cfg), "feature_spec": data.spec}, indent=2) + "\n",
+                                         encoding="utf-8")
+    model, results = fit(cfg, data, out_dir, progress)
+    results["n_train"], results["n_music"] = int(len(data.subset("train"))), int(len(data.music_moods))
+    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    ckpt = out_dir / "checkpoint"
+    model.save_pretrained(ckpt, extra={"train_config": asdict(cfg), "results": results})
+    write_model_card(ckpt, cfg, results)
+    return results
+
+
+def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str, Any]) -> Path:
+    """README.md model card of a joint-model checkpoint: data, metrics, limits, licence."""
+    def fmt(m: dict[str, float]) -> str:
+        keys = ["mrr", "p@5", "ndcg@5", "emotion_accuracy", "emotion_macro_f1", "ccc_v", "ccc_a", "ccc_d"]
+        return " | ".join(f"{m[k]:.3f}" if k in m else "-" for k in keys)
+
+    lines = [
+        f"# esmr joint speech-music model: {cfg.name}", "",
+        "Maps a voice (and optionally its words) and music clips into one emotion space; a speech query",
+        "retrieves music by cosine similarity (Doh et al., ICASSP 2023; VAD-guided contrastive extension).", "",
+        "## Data",
+        f"- speech: `{cfg.speech}` (synthetic emotional speech, 7 emotions; split train/val/test; "
+        f"{results.get('n_train', '?')} training clips)",
+        f"- music: `{cfg.catalog or 'assets/music'}` ({results.get('n_music', '?')} catalogue clips with mood tags "
+        "derived from valence/energy)",
+        f"- features: modality `{cfg.modality}` from frozen encoders (see `feature_spec` in config.json)",
+        f"- losses: {json.dumps(cfg.losses)}; label similarity in {cfg.space}; momentum: {cfg.momentum}", "",
+        "## Metrics (best epoch " + str(results.get("best_epoch")) + ", chosen on validation MRR)", "",
+        "| split | MRR | P@5 | NDCG@5 | emotion acc | macro-F1 | CCC V | CCC A | CCC D |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for split in ("val", "test"):
+        if split in results:
+            lines.append(f"| {split} | {fmt(results[split])} |")
+    lines += [
+        "", "Relevant music = the catalogue mood closest (label similarity, VAD) to the speech emotion;",
+        "NDCG@5 uses graded label similarity in [0, 1]. Emotion head: reads the joint embedding (stop-gradient).", "",
+        "## Limits",
+        "- Trained on synthesised speech (TTS with prosody changes), not on real emotional speech: expect lower",
+        "  accuracy on real voices; retrain on a real corpus (IEMOCAP, RAVDESS, ...) with `esmr train`.",
+        "- The catalogue's mood tags come from an automatic valence/energy model, not from listeners.",
+        "- English text features only (all-MiniLM-L6-v2).", "",
+        "## Licence",
+        "GPL-3.0-or-later (the project's licence). Trained on synthetic speech + the bundled catalogue.",
+        "Emotion coordinates: NRC VAD Lexicon (Mohammad 2018).", "",
+    ]
+    path = Path(directory) / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
