@@ -11,7 +11,9 @@ import sys
 from ..errors import EsmrError
 
 # Modules under esmr_core.cli, each exposing register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "analyze", "sing", "catalog", "songs", "corpus", "dataset", "train", "evaluate", "index", "mate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,257 @@
+"""The one facade the app and the CLI share.
+
+    svc = get_service()                      # loads checkpoints, catalogue index and map once
+    svc.analyze_speech(path_or_bytes_or_(sr, array), text=None, top_k=5, asr=True) -> dict
+    svc.analyze_singing(source) -> SingingAnalysis; svc.rank_songs(analysis, weights, top_k) -> dict
+    svc.map_figure(result=None, labels=None, kinds=None); svc.map_point(id); svc.about_markdown()
+
+Everything is loaded in `__init__` and read-only afterwards, so one instance is shared by every user of
+the app (per-user state lives in the app's gr.State). The models run under torch.inference_mode().
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import audio as audio_mod
+from .data.manifest import load_collection
+from .errors import EsmrError, ModelUnavailableError
+from .index import MusicIndex
+from .map2d import Map2D
+from .paths import assets_dir, checkpoints_dir, default_catalog_dir, default_songs_dir
+
+
+@dataclass
+class ServiceConfig:
+    checkpoint: Path = field(default_factory=lambda: checkpoints_dir() / "esmr-default")
+    mate_checkpoint: Path = field(default_factory=lambda: checkpoints_dir() / "mate-default")
+    catalog: Path = field(default_factory=default_catalog_dir)
+    songs: Path = field(default_factory=default_songs_dir)
+    reference: Path = field(default_factory=lambda: assets_dir() / "examples" / "speech")
+    singing: bool = True          # load the singing recommender
+    top_k: int = 5
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise ModelUnavailableError(f"{what} not found at {path}; restore it from the repository (git checkout) "
+                                    "or point the option to another folder")
+    return path
+
+
+class Service:
+    def __init__(self, config: ServiceConfig | None = None):
+        from .mate import Mate
+        from .models.joint import JointModel
+
+        cfg = self.config = config or ServiceConfig()
+        t0 = time.perf_counter()
+        self.model = JointModel.from_pretrained(_need(cfg.checkpoint, "retrieval checkpoint")).eval()
+        self.spec = self.model.feature_spec
+        self.catalog = load_collection(_need(cfg.catalog, "music catalogue"), kind="music")
+        feats = self._music_features()
+        with torch.inference_mode():
+            music_emb = self.model.encode_music(torch.from_numpy(feats)).numpy()
+        self.tracks = self.catalog.rows
+        self.index = MusicIndex().fit(music_emb, [r["id"] for r in self.tracks])
+        self.mate = Mate.from_pretrained(_need(cfg.mate_checkpoint, "MATE checkpoint"))
+        self.map, self.map_items = self._load_map(music_emb)
+        self.singer = None
+        if cfg.singing:
+            from .singing.recommend import SingingRecommender
+
+            self.singer = SingingRecommender.load(checkpoints_dir(), _need(cfg.songs, "song catalogue"))
+        self._asr_lock = threading.Lock()
+        self.load_seconds = time.perf_counter() - t0
+
+    # ---- loading -------------------------------------------------------------------------------------------
+    def _music_features(self) -> np.ndarray:
+        from .features import collection_matrix
+
+        # music rows read the catalogue's precomputed features.npz (no audio is decoded at start-up)
+        return collection_matrix(self.catalog, self.spec, progress=False).astype(np.float32)
+
+    def _load_map(self, music_emb: np.ndarray) -> tuple[Map2D, dict[str, dict[str, Any]]]:
+        """The UMAP map shipped with the checkpoint (built by `esmr index build`); items by id."""
+        map_dir = _need(self.config.checkpoint / "map", "embedding map (run `esmr index build`)")
+        m = Map2D.load(map_dir)
+        items: dict[str, dict[str, Any]] = {}
+        by_id = self.catalog.by_id()
+        ref = None
+        if (self.config.reference / "collection.json").is_file():
+            ref = load_collection(self.config.reference, kind="speech")
+        ref_by_id = ref.by_id() if ref else {}
+        for mid, kind, label, name in zip(m.ids_, m.kinds_, m.labels_, m.names_):
+            row = by_id.get(mid) if kind == "music" else ref_by_id.get(mid)
+            path = None
+            if row is not None:
+                path = str((self.catalog if kind == "music" else ref).path(row))
+            items[mid] = {"id": mid, "kind": kind, "label": label, "name": name, "path": path}
+        return m, items
+
+    # ---- speech -> music ---------------------------------------------------------------------------------
+    def _load(self, source: Any, **kw: Any) -> audio_mod.Audio:
+        if isinstance(source, audio_mod.Audio):
+            return source
+        if isinstance(source, tuple) and len(source) == 2:
+            sr, arr = source
+            return audio_mod.from_array(np.asarray(arr), int(sr), **kw)
+        if source is None:
+            raise audio_mod.AudioError("no audio given: record with the microphone or upload a file")
+        return audio_mod.load_audio(source, **kw)
+
+    def transcribe(self, samples: np.ndarray) -> str:
+        from .encoders import get_encoder
+
+        with self._asr_lock:
+            return get_encoder("asr").transcribe(samples)
+
+    def analyze_speech(self, source: Any, text: str | None = None, top_k: int | None = None,
+                       asr: bool = True) -> dict[str, Any]:
+        """Emotion (categorical + VAD), MATE reading, transcript, top-k tracks and map position for a voice."""
+        from .features import speech_vector
+
+        timing: dict[str, float] = {}
+        t = time.perf_counter()
+        clip = self._load(source)
+        timing["load_ms"] = (time.perf_counter() - t) * 1e3
+        typed = (text or "").strip()
+        transcript, transcript_source = typed, "typed" if typed else "none"
+        if not typed and asr:
+            t = time.perf_counter()
+            transcript = self.transcribe(clip.samples)
+            transcript_source = "asr"
+            timing["asr_ms"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        x = speech_vector(clip.samples, transcript, self.spec)  # "" = no words: a zero text block
+        timing["features_ms"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        with torch.inference_mode():
+            z = self.model.encode_speech(torch.from_numpy(x[None].astype(np.float32)))
+            logits, vad = self.model.emotion_from_embedding(z)
+            probs = logits.softmax(-1)[0].numpy()
+        z_np = z.numpy()
+        scores, idx = self.index.search(z_np, k=top_k or self.config.top_k)
+        xy = self.map.transform(z_np)[0]
+        timing["model_ms"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        mate = self.mate.predict(clip.samples, transcript or None)
+        mate = {**mate, "probabilities": {e: round(float(p), 4) for e, p in mate["probabilities"].items()},
+                "arousal": round(float(mate["arousal"]), 3), "valence": round(float(mate["valence"]), 3)}
+        timing["mate_ms"] = (time.perf_counter() - t) * 1e3
+        emotions = list(self.model.cfg.emotions)
+        label = emotions[int(np.argmax(probs))]
+        tracks = []
+        for s, i in zip(scores[0], idx[0]):
+            row = self.tracks[int(i)]
+            tracks.append({"id": row["id"], "title": row["title"], "artist": row["artist"], "mood": row["mood"],
+                           "score": round(float(s), 4), "path": str(self.catalog.path(row)),
+                           "licence": row["licence"]})
+        timing["total_ms"] = sum(v for k, v in timing.items())
+        return {
+            "emotion": {"label": label, "probabilities": {e: round(float(p), 4) for e, p in zip(emotions, probs)}},
+            "vad": dict(zip(("valence", "arousal", "dominance"), (round(float(v), 4) for v in vad[0]))),
+            "mate": mate,
+            "transcript": transcript,
+            "transcript_source": transcript_source,
+            "tracks": tracks,
+            "map": {"x": round(float(xy[0]), 4), "y": round(float(xy[1]), 4)},
+            "timing_ms": {k: round(v, 1) for k, v in timing.items()},
+            "warnings": list(clip.warnings),
+            "duration_s": round(clip.duration_s, 3),
+            "truncated": bool(clip.truncated),
+        }
+
+    # ---- map -----------------------------------------------------------------------------------------------
+    def map_figure(self, result: dict[str, Any] | None = None, labels=None, kinds=None):
+        q = (result["map"]["x"], result["map"]["y"]) if result else None
+        qlabel = result["emotion"]["label"] if result else None
+        hl = [t["id"] for t in result["tracks"]] if result else ()
+        return self.map.figure(query_xy=q, query_label=qlabel, labels=labels, kinds=kinds, highlight_ids=hl)
+
+    def map_point(self, item_id: str) -> dict[str, Any]:
+        if item_id not in self.map_items:
+            raise EsmrError(f"no item {item_id!r} on the map")
+        return self.map_items[item_id]
+
+    # ---- singing -> songs ----------------------------------------------------------------------------------
+    def _singer(self):
+        if self.singer is None:
+            raise ModelUnavailableError("the singing recommender is not loaded")
+        return self.singer
+
+    def analyze_singing(self, source: Any):
+        clip = self._load(source, require_voice=False)
+        return self._singer().analyze(clip.samples)
+
+    def rank_songs(self, analysis: Any, weights: dict[str, float] | None = None, top_k: int | None = None):
+        return self._singer().rank(analysis, weights=weights, top_k=top_k or self.config.top_k)
+
+    def singing_default_weights(self) -> dict[str, float]:
+        return dict(self._singer().default_weights())
+
+    # ---- about ----------------------------------------------------------------------------------------------
+    def about_markdown(self) -> str:
+        parts = []
+        for folder in (self.config.checkpoint, self.config.mate_checkpoint,
+                       *sorted(p for p in checkpoints_dir().glob("*") if p.is_dir())):
+            card = folder / "README.md"
+            if card.is_file() and card.read_text(encoding="utf-8") not in parts:
+                parts.append(card.read_text(encoding="utf-8"))
+        for credits in (self.config.catalog / "CREDITS.md", self.config.songs / "CREDITS.md"):
+            if credits.is_file():
+                parts.append(f"### Credits: {credits.parent.name}\n\nSee `{credits.relative_to(credits.parents[2])}` "
+                             f"({len(self.catalog) if 'music' in str(credits) else ''} items, each with its licence).")
+        return "\n\n---\n\n".join(parts)
+
+
+_SERVICE: Service | None = None
+_SERVICE_LOCK = threading.Lock()
+
+
+def get_service(config: ServiceConfig | None = None) -> Service:
+    """The process-wide service (created on first call; thread-safe)."""
+    global _SERVICE
+    with _SERVICE_LOCK:
+        if _SERVICE is None:
+            _SERVICE = Service(config)
+        return _SERVICE
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+
+
+def build_map(checkpoint: Path, catalog: Path, reference: Path | None, out: Path | None = None,
+              progress: bool = True) -> Map2D:
+    """Fit the UMAP map of a checkpoint's joint space over the catalogue's music and the reference speech
+    clips, and save it in `<checkpoint>/map` (or `out`). Run again after changing the checkpoint or catalogue."""
+    from .features import collection_matrix
+    from .models.joint import JointModel
+
+    model = JointModel.from_pretrained(checkpoint).eval()
+    cat = load_collection(catalog, kind="music")
+    parts = [(cat, "music")]
+    if reference is not None and (Path(reference) / "collection.json").is_file():
+        parts.append((load_collection(reference, kind="speech"), "speech"))
+    embs, labels, kinds, names, ids = [], [], [], [], []
+    for coll, kind in parts:
+        x = torch.from_numpy(collection_matrix(coll, model.feature_spec, progress=progress).astype(np.float32))
+        with torch.inference_mode():
+            z = model.encode_music(x) if kind == "music" else model.encode_speech(x)
+        embs.append(z.numpy())
+        for r in coll.rows:
+            labels.append(r["mood"] if kind == "music" else r["label"])
+            kinds.append(kind)
+            names.append(f'{r["title"]} ({r["artist"]})' if kind == "music" else f'"{r.get("text", "")}" ({r.get("voice", "")})')
+            ids.append(r["id"])
+    m = Map2D().fit(np.concatenate(embs), labels, kinds, names=names, ids=ids)
+    m.save(out or Path(checkpoint) / "map")
+    return m
