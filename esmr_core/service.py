@@ -191,8 +191,25 @@ class Service:
         clip = self._load(source, require_voice=False)
         return self._singer().analyze(clip.samples)
 
-    def rank_songs(self, analysis: Any, weights: dict[str, float] | None = None, top_k: int | None = None):
-        return self._singer().rank(analysis, weights=weights, top_k=top_k or self.config.top_k)
+    def rank_songs(self, analysis: Any, weights: dict[str, float] | None = None,
+                   top_k: int | None = None) -> dict[str, Any]:
+        """Rank songs for an analysed singing clip (no audio work): {"range", "duration_s", "songs": [...]},
+        each song with absolute paths of its backing track and of the guide vocal nearest the singer's register."""
+        from .data.songs import name_to_midi
+        from .singing.recommend import result_json
+
+        singer = self._singer()
+        out = result_json(analysis, singer.rank(analysis, weights=weights, top_k=top_k or self.config.top_k))
+        rows = {r["id"]: r for r in singer.rows}
+        mid = (out["range"]["low_midi"] + out["range"]["high_midi"]) / 2
+        for song in out["songs"]:
+            row = rows[song["id"]]
+            song["backing"] = str(singer.songs_dir / row["backing"])
+            guide = min(row["guides"], key=lambda g: abs(
+                (name_to_midi(g["low_note"]) + name_to_midi(g["high_note"])) / 2 - mid))
+            song["guide"] = str(singer.songs_dir / guide["path"])
+            song["guide_voice"] = guide["voice"]
+        return out
 
     def singing_default_weights(self) -> dict[str, float]:
         return dict(self._singer().default_weights())

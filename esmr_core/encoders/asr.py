@@ -22,7 +22,7 @@ class AsrTranscriber(Encoder):
     """English transcripts; registered as "asr". Not a vector encoder: use `transcribe`."""
 
     name = "asr"
-    version = "1"
+    version = "2"  # 2: batch CMN + maxhmmpf 3000
     modality = "speech"
     sample_rate = SAMPLE_RATE
     dim = 0
@@ -36,7 +36,10 @@ class AsrTranscriber(Encoder):
     def _load(self) -> None:
         from pocketsphinx import Decoder
 
-        self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")   # default en-us models
+        # en-us models. Batch CMN: each utterance is normalised on its own, independent of earlier requests.
+        # maxhmmpf 3000 (default 30000) prunes the search: on 25 held-out piper clips WER 0.718 vs 0.723
+        # at 0.63x the time (RTF 0.24 vs 0.39 on 2 loaded cores).
+        self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", cmn="batch", maxhmmpf=3000)
 
     def transcribe(self, samples: np.ndarray) -> str:
         """(T,) mono float32 at 16 kHz -> recognised English words ("" if none)."""
