@@ -1,7 +1,7 @@
 """Where things live: the repository's bundled assets and checkpoints, and the user's cache.
 
 Every path can be overridden by an environment variable, so an installed package, a Space and a
-checkout all work: ESMR_ASSETS, ESMR_CHECKPOINTS, ESMR_CACHE.
+checkout all work: ESMR_ASSETS, ESMR_CHECKPOINTS, ESMR_CACHE, ESMR_CATALOG (the music the app serves).
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def cache_dir() -> Path:
 
 
 def default_catalog_dir() -> Path:
-    return assets_dir() / "music"
+    """The music catalogue the app serves: ESMR_CATALOG, else the bundled assets/music."""
+    return Path(os.environ.get("ESMR_CATALOG", assets_dir() / "music"))
 
 
 def default_songs_dir() -> Path:

@@ -79,9 +79,21 @@ class Service:
         return collection_matrix(self.catalog, self.spec, progress=False).astype(np.float32)
 
     def _load_map(self, music_emb: np.ndarray) -> tuple[Map2D, dict[str, dict[str, Any]]]:
-        """The UMAP map shipped with the checkpoint (built by `esmr index build`); items by id."""
-        map_dir = _need(self.config.checkpoint / "map", "embedding map (run `esmr index build`)")
-        m = Map2D.load(map_dir)
+        """The UMAP map of this checkpoint over this catalogue (built by `esmr index build`); items by id.
+
+        Looked for in CATALOG/map (a user's own catalogue), then CHECKPOINT/map (the bundled one)."""
+        want = {r["id"] for r in self.catalog.rows}
+        m = None
+        for folder in (self.config.catalog / "map", self.config.checkpoint / "map"):
+            if (folder / "map.json").is_file():
+                cand = Map2D.load(folder)
+                if {i for i, k in zip(cand.ids_, cand.kinds_) if k == "music"} == want:
+                    m = cand
+                    break
+        if m is None:
+            raise ModelUnavailableError(
+                f"no embedding map matches the catalogue {self.config.catalog}: run `esmr index build --catalog "
+                f"{self.config.catalog}` (it writes {self.config.catalog / 'map'})")
         items: dict[str, dict[str, Any]] = {}
         by_id = self.catalog.by_id()
         ref = None
@@ -216,17 +228,42 @@ class Service:
 
     # ---- about ----------------------------------------------------------------------------------------------
     def about_markdown(self) -> str:
-        parts = []
-        for folder in (self.config.checkpoint, self.config.mate_checkpoint,
-                       *sorted(p for p in checkpoints_dir().glob("*") if p.is_dir())):
+        """What each model is, trained on what, with what measured results (the model cards), and the credits."""
+        from collections import Counter
+
+        parts = ["## The models\n\nEach section is the model card shipped in the checkpoint's folder."]
+        cards = [self.config.checkpoint, self.config.mate_checkpoint,
+                 *sorted(p for p in checkpoints_dir().iterdir() if p.is_dir())]
+        seen: set[Path] = set()
+        for folder in cards:
             card = folder / "README.md"
-            if card.is_file() and card.read_text(encoding="utf-8") not in parts:
+            if card.is_file() and folder.resolve() not in seen:
+                seen.add(folder.resolve())
                 parts.append(card.read_text(encoding="utf-8"))
-        for credits in (self.config.catalog / "CREDITS.md", self.config.songs / "CREDITS.md"):
-            if credits.is_file():
-                parts.append(f"### Credits: {credits.parent.name}\n\nSee `{credits.relative_to(credits.parents[2])}` "
-                             f"({len(self.catalog) if 'music' in str(credits) else ''} items, each with its licence).")
+        licences = Counter(r["licence"] for r in self.catalog.rows)
+        credit = ["## Music, songs and credits",
+                  f"**Music catalogue** (`{_shown(self.catalog.root)}`): {len(self.catalog)} excerpts from "
+                  f"{len({r.get('source') for r in self.catalog.rows})} sources; licences: "
+                  + ", ".join(f"{k} {v}" for k, v in licences.most_common())
+                  + ". Every track's authors and licence: `CREDITS.md` in that folder."]
+        if self.singer is not None:
+            credit.append(f"**Songs** (`{_shown(self.singer.songs_dir)}`): {len(self.singer.rows)} public-domain songs rendered "
+                          "with FluidSynth (FluidR3_GM soundfont, MIT); `CREDITS.md` in that folder.")
+        credit.append("**Emotion coordinates**: NRC Valence, Arousal, and Dominance Lexicon v1 (Saif M. Mohammad, "
+                      "ACL 2018), free for research and non-commercial use; only ~50 emotion words are bundled.")
+        credit.append("**Project licence**: GPL-3.0-or-later. Synthetic example voices and singers: this project.")
+        parts.append("\n\n".join(credit))
         return "\n\n---\n\n".join(parts)
+
+
+def _shown(path: Path) -> str:
+    """A path as a reader of the About page knows it: relative to the repository when inside it."""
+    from .paths import REPO_ROOT
+
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 _SERVICE: Service | None = None

@@ -358,7 +358,9 @@ def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str,
         f"- music: `{cfg.catalog or 'assets/music'}` ({results.get('n_music', '?')} catalogue clips with mood tags "
         "derived from valence/energy)",
         f"- features: modality `{cfg.modality}` from frozen encoders (see `feature_spec` in config.json)",
-        f"- losses: {json.dumps(cfg.losses)}; label similarity in {cfg.space}; momentum: {cfg.momentum}", "",
+        f"- losses: {json.dumps(cfg.losses)}; label similarity in {cfg.space}; momentum: {cfg.momentum}",
+        f"- transcript dropout: {cfg.text_dropout} (share of training clips seen without their words, so the model "
+        "also answers queries without a transcript)", "",
         "## Metrics (best epoch " + str(results.get("best_epoch")) + ", chosen on validation MRR)", "",
         "| split | MRR | P@5 | NDCG@5 | emotion acc | macro-F1 | CCC V | CCC A | CCC D |",
         "|---|---|---|---|---|---|---|---|---|",

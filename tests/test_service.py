@@ -128,3 +128,34 @@ def test_cli_analyze_several_paths_keeps_going_after_a_bad_one(tmp_path):
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert [r["path"] for r in rows] == [str(good), str(bad), str(good)]
     assert "error" in rows[1] and "tracks" in rows[0] and rows[0]["tracks"] == rows[2]["tracks"]
+
+
+@pytest.mark.slow
+def test_own_music_catalogue_end_to_end(tmp_path):
+    """esmr catalog build on a folder of clips, esmr index build for it, then the service answers from it."""
+    import soundfile as sf
+
+    from esmr_core.service import Service, ServiceConfig
+
+    src = tmp_path / "my music"
+    src.mkdir()
+    sr = 22050
+    t = np.arange(int(sr * 12)) / sr
+    rng = np.random.default_rng(0)
+    for i, (f0, bpm) in enumerate([(220, 60), (330, 90), (440, 140), (262, 120)]):
+        beat = (np.sin(2 * np.pi * bpm / 60 * t) > 0.95).astype(float)
+        y = 0.3 * np.sin(2 * np.pi * f0 * t) + 0.2 * beat * rng.normal(size=t.size)
+        sf.write(src / f"track{i}.wav", y.astype(np.float32), sr)
+    out = tmp_path / "catalogue"
+    assert _cli("catalog", "build", str(src), "--out", str(out), "--quiet").returncode == 0
+    p = _cli("index", "build", "--catalog", str(out))
+    assert p.returncode == 0 and (out / "map" / "map.json").is_file(), p.stderr
+    svc = Service(ServiceConfig(catalog=out, singing=False))
+    r = svc.analyze_speech(_example("happy"), asr=False, top_k=3)
+    assert {t["id"] for t in r["tracks"]} <= {row["id"] for row in load_collection(out).rows}
+    # a catalogue without its map is refused with the command that makes one
+    import shutil
+
+    shutil.rmtree(out / "map")
+    with pytest.raises(Exception, match="esmr index build"):
+        Service(ServiceConfig(catalog=out, singing=False))

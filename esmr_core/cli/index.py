@@ -14,14 +14,17 @@ def register(sub) -> None:
     b.add_argument("--catalog", type=Path, default=default_catalog_dir())
     b.add_argument("--reference", type=Path, default=assets_dir() / "examples" / "speech",
                    help="a speech collection drawn as stars on the map (default: the bundled examples)")
-    b.add_argument("--out", type=Path, default=None, help="default CHECKPOINT/map")
+    b.add_argument("--out", type=Path, default=None,
+                   help="default: CHECKPOINT/map for the bundled catalogue, CATALOG/map for any other")
     b.set_defaults(func=run_build)
 
 
 def run_build(args) -> int:
     from ..service import build_map
 
-    m = build_map(args.checkpoint, args.catalog, args.reference, args.out)
+    bundled = args.catalog.resolve() == (assets_dir() / "music").resolve()
+    out = args.out or (args.checkpoint / "map" if bundled else args.catalog / "map")
+    m = build_map(args.checkpoint, args.catalog, args.reference, out)
     print(f"map of {len(m.ids_)} items ({m.kinds_.count('music')} music, {m.kinds_.count('speech')} speech) "
-          f"saved in {args.out or args.checkpoint / 'map'}")
+          f"saved in {out}")
     return 0
