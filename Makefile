@@ -71,7 +71,7 @@ ablation: setup
 	$(BIN)/esmr index build
 
 mate-tables: setup
-	$(BIN)/python scripts/mate_tables.py
+	$(BIN)/python scripts/mate_tables.py --epochs 5
 
 clean:
 	rm -rf .pytest_cache .gradio build *.egg-info

@@ -44,6 +44,7 @@ class Encoder:
         if not self._loaded:
             with self._load_lock:
                 if not self._loaded:
+                    _quiet_transformers()
                     self._load()
                     self._loaded = True
         return self
@@ -130,3 +131,12 @@ def check_samples(samples: np.ndarray, sample_rate: int, min_seconds: float = 0.
     if not np.isfinite(x).all():
         raise AudioError(f"{who}: the audio contains NaN or infinite samples; re-export the file")
     return np.ascontiguousarray(x)
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bars from transformers on stderr (the CLI's stderr is for errors)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover - transformers is a dependency
+        return
+    hf_logging.disable_progress_bar()
