@@ -1,7 +1,6 @@
 """`esmr mate train` / `esmr mate evaluate`: the MATE audio+text emotion model (METHODS.md section 4)."""
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import asdict
 from pathlib import Path

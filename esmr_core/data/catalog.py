@@ -32,7 +32,7 @@ import numpy as np
 
 from ..emotion import MUSIC_MOODS, mood_from_va
 from ..errors import AudioError, EsmrError
-from .manifest import Collection, load_collection, new_collection
+from .manifest import load_collection, new_collection
 
 AUDIO_EXTS = frozenset({".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".aac", ".aif", ".aiff",
                         ".webm", ".wma", ".mka"})

@@ -11,7 +11,6 @@ The momentum update is ALBEF's / MoCo's theta_m <- m * theta_m + (1 - m) * theta
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import torch.nn.functional as F
 
 from ..emotion import EMOTIONS, MUSIC_MOODS
 from ..errors import ModelUnavailableError
+from .checkpoint import read_checkpoint, write_checkpoint
 
 
 @dataclass
@@ -137,32 +137,18 @@ class JointModel(nn.Module):
     def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write config.json (model config, feature spec, label sets, emotion space, `extra` under "meta")
         and model.safetensors into directory."""
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"model_type": "esmr-joint", "config": asdict(self.cfg), "feature_spec": self.feature_spec,
                    "emotions": list(self.cfg.emotions), "moods": list(self.cfg.moods), "space": self.cfg.space,
                    "meta": extra or {}}
-        (directory / "config.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        state = {k: v.detach().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / "model.safetensors"))
-        return directory
+        return write_checkpoint(directory, payload, self)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "JointModel":
         """Rebuild from config.json alone and load model.safetensors with strict=True; eval mode."""
-        from safetensors.torch import load_file
-
-        directory = Path(directory)
-        cfg_path, w_path = directory / "config.json", directory / "model.safetensors"
-        if not (cfg_path.is_file() and w_path.is_file()):
-            raise ModelUnavailableError(
-                f"no joint-model checkpoint in {directory} (need config.json and model.safetensors); "
-                "train one with `esmr train --config esmr_core/configs/default.json`")
-        payload = json.loads(cfg_path.read_text(encoding="utf-8"))
+        payload, state = read_checkpoint(directory, "joint-model",
+                                         "esmr train --config esmr_core/configs/default.json")
         if payload.get("model_type") != "esmr-joint":
             raise ModelUnavailableError(f"{directory} holds a {payload.get('model_type')!r} model, not esmr-joint")
         model = cls(JointConfig.from_dict(payload["config"]), payload.get("feature_spec"))
-        model.load_state_dict(load_file(str(w_path)), strict=True)
+        model.load_state_dict(state, strict=True)
         return model.eval()

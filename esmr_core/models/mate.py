@@ -13,17 +13,16 @@ The model returns predictions, never losses (losses live in esmr_core.mate).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..emotion import EMOTIONS
 from ..errors import ModelUnavailableError
+from .checkpoint import read_checkpoint, write_checkpoint
 
 
 @dataclass
@@ -203,35 +202,20 @@ class MateModel(nn.Module):
     # ---- persistence ----
     def save_pretrained(self, directory: str | Path, extra: dict | None = None) -> Path:
         """Write config.json (+ `extra` metadata under "meta") and model.safetensors into directory."""
-        from safetensors.torch import save_file
-
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         payload = {"model_type": "mate", **self.config.to_dict()}
         if extra:
             payload["meta"] = extra
-        (directory / "config.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(directory / "model.safetensors"))
-        return directory
+        return write_checkpoint(directory, payload, self)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> "MateModel":
         """Rebuild from config.json and load model.safetensors with strict=True; eval mode."""
-        from safetensors.torch import load_file
-
-        directory = Path(directory)
-        cfg_path, w_path = directory / "config.json", directory / "model.safetensors"
-        if not cfg_path.is_file() or not w_path.is_file():
-            raise ModelUnavailableError(
-                f"no MATE checkpoint in {directory} (need config.json and model.safetensors); "
-                "train one with `esmr mate train --config esmr_core/configs/mate.json`")
-        d = json.loads(cfg_path.read_text(encoding="utf-8"))
+        d, state = read_checkpoint(directory, "MATE", "esmr mate train --config esmr_core/configs/mate.json")
         if d.pop("model_type", "mate") != "mate":
             raise ModelUnavailableError(f"{directory} does not hold a MATE checkpoint")
         d.pop("meta", None)
         model = cls(MateConfig.from_dict(d))
-        model.load_state_dict(load_file(str(w_path)), strict=True)
+        model.load_state_dict(state, strict=True)
         return model.eval()
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import pitch as P
 from . import synth
-from .recommend import EMBEDDERS, FACTORS, SingingRecommender, rank_songs
+from .recommend import EMBEDDERS, SingingRecommender, rank_songs
 
 GRID = (0.0, 0.25, 0.5, 1.0)
 

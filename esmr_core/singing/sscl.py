@@ -13,7 +13,6 @@ Policies (which augmented copy of the anchor is the positive and which is an ext
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelUnavailableError
+from ..models.checkpoint import read_checkpoint, write_checkpoint
 from . import features as fx
 
 POLICIES = ("timbre", "expression", "plain")
@@ -182,26 +181,14 @@ def train_moco(cfg: SSCLConfig, bases: torch.Tensor, shifted: torch.Tensor, *, s
 
 # ---- saving, loading, embedding a clip --------------------------------------------------------------------
 def save(model: MoCo, folder: str | Path, card: str, extra: dict | None = None) -> None:
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"model": "sscl-moco", **asdict(model.cfg), **(extra or {})},
-                                                   indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
-    (folder / "README.md").write_text(card)
+    write_checkpoint(folder, {"model": "sscl-moco", **asdict(model.cfg), **(extra or {})}, model, card)
 
 
 def load(folder: str | Path) -> SSCLEncoder:
     """The query encoder of a saved MoCo checkpoint (strict load), in eval mode."""
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    if not (folder / "model.safetensors").is_file():
-        raise ModelUnavailableError(f"no SSCL checkpoint in {folder}; train one with: esmr sing train")
-    cfg = SSCLConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    model = MoCo(cfg)
-    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    cfg, state = read_checkpoint(folder, "SSCL", "esmr sing train")
+    model = MoCo(SSCLConfig.from_dict(cfg))
+    model.load_state_dict(state, strict=True)
     return model.encoder_q.eval()
 
 

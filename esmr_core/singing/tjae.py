@@ -13,7 +13,6 @@ Causal convolutions after WaveNet (van den Oord et al. 2016); reimplemented here
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelUnavailableError
+from ..models.checkpoint import read_checkpoint, write_checkpoint
 from . import features as fx
 
 
@@ -146,22 +145,11 @@ def train_tjae(cfg: TJAEConfig, bases: torch.Tensor, *, steps: int = 400, batch:
 
 
 def save(model: TJAE, folder: str | Path, card: str, extra: dict | None = None) -> None:
-    from safetensors.torch import save_file
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"model": "tjae", **asdict(model.cfg), **(extra or {})},
-                                                   indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(folder / "model.safetensors"))
-    (folder / "README.md").write_text(card)
+    write_checkpoint(folder, {"model": "tjae", **asdict(model.cfg), **(extra or {})}, model, card)
 
 
 def load(folder: str | Path) -> TJAE:
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    if not (folder / "model.safetensors").is_file():
-        raise ModelUnavailableError(f"no TJAE checkpoint in {folder}; train one with: esmr sing train")
-    model = TJAE(TJAEConfig.from_dict(json.loads((folder / "config.json").read_text())))
-    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    cfg, state = read_checkpoint(folder, "TJAE", "esmr sing train")
+    model = TJAE(TJAEConfig.from_dict(cfg))
+    model.load_state_dict(state, strict=True)
     return model.eval()
