@@ -51,8 +51,11 @@ def evaluate_arrays(model, data, idx: np.ndarray, space: str = EVAL_SPACE) -> di
 
 def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_dir: str | Path,
                         split: str = "test", subset: str | None = None, space: str = EVAL_SPACE,
-                        cache: Any = None, progress: bool = True) -> dict[str, Any]:
-    """Load a checkpoint, featurise the collections with its feature spec and evaluate one split."""
+                        cache: Any = None, progress: bool = True, transcripts: str = "given") -> dict[str, Any]:
+    """Load a checkpoint, featurise the collections with its feature spec and evaluate one split.
+
+    transcripts: "given" (the rows' text), "asr" (what the speech recogniser hears, as the app does when no
+    transcript is typed) or "none" (no words: the text block zeroed)."""
     from .data.manifest import load_collection
     from .features import collection_matrix
     from .models.joint import JointModel
@@ -71,6 +74,10 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
             and (subset is None or bool(r.get("lexically_neutral", False)))]
     if not rows:
         raise EsmrError(f"no speech rows in split {split!r}" + (f" with {subset}" if subset else ""))
+    if transcripts not in ("given", "asr", "none"):
+        raise EsmrError(f"transcripts must be given, asr or none, not {transcripts!r}")
+    if transcripts != "given":
+        rows = [{**r, "text": _heard(speech.path(r), progress) if transcripts == "asr" else ""} for r in rows]
     speech.rows = rows
     if cache is None:
         from .cache import FeatureCache
@@ -93,4 +100,17 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
     )
     result = evaluate_arrays(model, data, np.arange(len(rows)), space)
     return {"checkpoint": str(checkpoint), "split": split, "subset": subset, "space": space,
+            "transcripts": transcripts,
             "n_skipped": int((~ok).sum()), **result}
+
+
+def _heard(path: Path, progress: bool) -> str:
+    """The ASR transcript of a clip ("" when its audio cannot be used; such clips are left out later)."""
+    from .audio import load_audio
+    from .encoders import get_encoder
+    from .errors import AudioError
+
+    try:
+        return get_encoder("asr").transcribe(load_audio(path).samples)
+    except AudioError:
+        return ""

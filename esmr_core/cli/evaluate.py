@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test", help="split to evaluate (train / val / test)")
     p.add_argument("--subset", default=None, choices=["lexically_neutral"], help="only these rows")
     p.add_argument("--space", default="VAD", choices=["VA", "VAD"], help="relevance space")
+    p.add_argument("--transcripts", default="given", choices=["given", "asr", "none"],
+                   help="words the model reads: the corpus text, what the speech recogniser hears, or none")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt = args.checkpoint or str(checkpoints_dir() / "esmr-default")
     res = evaluate_checkpoint(resolve_dir(ckpt), resolve_dir(args.speech), resolve_dir(args.catalog or "",
                               default_catalog_dir()), args.split, args.subset, args.space,
-                              progress=not args.quiet)
+                              progress=not args.quiet, transcripts=args.transcripts)
     if args.json:
         print(json.dumps(res, indent=2))
     else:
