@@ -179,6 +179,13 @@ def test_cli_train_and_evaluate_on_real_features(tmp_path, monkeypatch, capsys):
     assert time.time() - t0 < 10
     res = json.loads(capsys.readouterr().out)
     assert res["n_speech"] == 7 and res["n_music"] == 8 and 0 < res["mrr"] <= 1 and 0 <= res["ndcg@5"] <= 1
+    # the same split read with no words and with what the speech recogniser hears
+    for source in ("none", "asr"):
+        assert cli_main(["evaluate", "--checkpoint", str(ckpt), "--speech", str(tmp_path / "speech"), "--catalog",
+                         str(tmp_path / "music"), "--subset", "lexically_neutral", "--json", "--quiet",
+                         "--transcripts", source]) == 0
+        other = json.loads(capsys.readouterr().out)
+        assert other["transcripts"] == source and other["n_speech"] == 7 and 0 < other["mrr"] <= 1
     # one query featurised alone == its row of the collection matrix (what the service relies on)
     coll = load_collection(tmp_path / "speech", "speech")
     from esmr_core.cache import FeatureCache
