@@ -1,12 +1,18 @@
-"""Shared fixtures: test clips synthesised on the spot (espeak-ng speech, numpy tones). Keep this file generic."""
+"""Shared fixtures: test clips synthesised on the spot (espeak-ng speech, numpy tones), the bundled example
+clips, and the app served once per session on a loopback port (for the gradio_client and browser tests)."""
 from __future__ import annotations
 
+import json
+import os
+import socket
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere: no outside connections
 
 SPEECH_TEXT = "Hello there. I am feeling rather happy today, because the sun is shining again."
 
@@ -44,3 +50,47 @@ def make_tone():
         return (amp * wave / 1.75).astype(np.float32)
 
     return tone
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def example_clip(kind: str) -> Path:
+    """The first bundled example clip of assets/examples/<kind> ("speech" | "singing"), clearest voice (piper) first."""
+    from esmr_core.paths import assets_dir
+
+    folder = assets_dir() / "examples" / kind
+    rows = [json.loads(x) for x in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows.sort(key=lambda r: r.get("tts") != "piper")
+    path = folder / rows[0]["path"]
+    assert path.is_file(), f"bundled example {path} is missing"
+    return path
+
+
+@pytest.fixture(scope="session")
+def svc():
+    """The process-wide service on the bundled checkpoints and catalogues."""
+    from esmr_core.service import get_service
+
+    return get_service()
+
+
+@pytest.fixture(scope="session")
+def app_url(svc):
+    """The Gradio app, launched once in this process on a free loopback port: its base URL."""
+    from demo.app import build_app, launch
+
+    demo = build_app(svc)
+    _, url, _ = launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        yield url.rstrip("/")
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def singing_clip() -> Path:
+    return example_clip("singing")

@@ -4,82 +4,30 @@ The app runs in-process on a free loopback port with the real service (checkpoin
 """
 from __future__ import annotations
 
-import json
 import math
-import os
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported: no outside connections
+from esmr_core.errors import AudioError
 
-from esmr_core.errors import AudioError  # noqa: E402
-from esmr_core.paths import assets_dir  # noqa: E402
+from conftest import example_clip
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def first_example(kind: str) -> Path | None:
-    """The first clip listed in assets/examples/<kind>/manifest.jsonl (or any audio file there)."""
-    folder = assets_dir() / "examples" / kind
-    manifest = folder / "manifest.jsonl"
-    if manifest.is_file():
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            if line.strip() and (folder / json.loads(line)["path"]).is_file():
-                return folder / json.loads(line)["path"]
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".wav", ".flac", ".ogg", ".mp3"))
-    return files[0] if files else None
-
-
 @pytest.fixture(scope="module")
-def svc():
-    from esmr_core.service import get_service
-
-    return get_service()
-
-
-@pytest.fixture(scope="module")
-def client(svc):
+def client(app_url):
     from gradio_client import Client
 
-    from demo.app import build_app, launch
-
-    demo = build_app(svc)
-    _, url, _ = launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(url, verbose=False)
-    finally:
-        demo.close()
+    return Client(app_url, verbose=False)
 
 
 @pytest.fixture(scope="module")
-def voice(speech_wav) -> Path:
-    return first_example("speech") or speech_wav
-
-
-@pytest.fixture(scope="module")
-def singing(tmp_path_factory) -> Path:
-    """A bundled singing example, else 15 s of a guide vocal of the song catalogue (a synth voice singing)."""
-    import librosa
-
-    found = first_example("singing")
-    if found:
-        return found
-    guide = sorted((assets_dir() / "songs" / "audio").glob("*-high.ogg"))[0]
-    y, sr = sf.read(guide, dtype="float32", always_2d=True)
-    y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=16000)[: 15 * 16000]
-    path = tmp_path_factory.mktemp("sing") / "singing15.wav"
-    sf.write(path, y, 16000, subtype="PCM_16")
-    return path
+def voice() -> Path:
+    return example_clip("speech")
 
 
 def test_named_endpoints_are_listed(client):
@@ -129,10 +77,10 @@ def test_analyze_uses_a_typed_transcript(client, voice):
     assert "audio" in r["mate"]["modalities"]
 
 
-def test_sing_returns_songs_with_playable_tracks(client, svc, singing):
+def test_sing_returns_songs_with_playable_tracks(client, svc, singing_clip):
     from gradio_client import handle_file
 
-    r = client.predict(handle_file(str(singing)), api_name="/sing")
+    r = client.predict(handle_file(str(singing_clip)), api_name="/sing")
     assert {"range", "songs"} <= set(r)
     assert r["range"]["low"][0] in "ABCDEFG" and r["range"]["low_midi"] <= r["range"]["high_midi"]
     assert 1 <= len(r["songs"]) <= 5
@@ -142,7 +90,7 @@ def test_sing_returns_songs_with_playable_tracks(client, svc, singing):
         assert Path(s["backing"]).is_file() and Path(s["guide"]).is_file()
     scores = [s["score"] for s in r["songs"]]
     assert scores == sorted(scores, reverse=True)
-    ranked = svc.rank_songs(svc.analyze_singing(str(singing)), svc.singing_default_weights(), top_k=5)
+    ranked = svc.rank_songs(svc.analyze_singing(str(singing_clip)), svc.singing_default_weights(), top_k=5)
     ranked = ranked["songs"] if isinstance(ranked, dict) else ranked
     assert [s["id"] for s in r["songs"]] == [s["id"] for s in ranked]
 

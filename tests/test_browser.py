@@ -6,22 +6,19 @@ Screenshots of each tab go to test-artifacts/ (git-ignored). Recipe: /work/share
 """
 from __future__ import annotations
 
-import os
-import socket
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-import json
 import types
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported: no outside connections
+from esmr_core.paths import REPO_ROOT
 
-from esmr_core.paths import REPO_ROOT, assets_dir  # noqa: E402
+from conftest import example_clip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,37 +32,13 @@ RAW_MIC = """(() => { const md = navigator.mediaDevices; if (!md || !md.getUserM
 SLOW = 90_000   # ms: an analysis on a busy 2-core machine
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def first_example(kind: str) -> Path | None:
-    """The first clip listed in assets/examples/<kind>/manifest.jsonl, if any."""
-    folder = assets_dir() / "examples" / kind
-    manifest = folder / "manifest.jsonl"
-    rows = [json.loads(x) for x in manifest.read_text(encoding="utf-8").splitlines() if x.strip()] \
-        if manifest.is_file() else []
-    rows = [r for r in rows if (folder / r["path"]).is_file()]
-    rows.sort(key=lambda r: r.get("tts") != "piper")   # the clearest voice first
-    return folder / rows[0]["path"] if rows else None
-
-
 @pytest.fixture(scope="module")
-def svc():
-    from esmr_core.service import get_service
-
-    return get_service()
-
-
-@pytest.fixture(scope="module")
-def voice_wav(tmp_path_factory, speech_wav) -> Path:
-    """A bundled example voice (else the espeak clip) as 16 kHz 16-bit mono WAV with 0.5 s of silence at each
+def voice_wav(tmp_path_factory) -> Path:
+    """A bundled example voice as 16 kHz 16-bit mono WAV with 0.5 s of silence at each
     end: the file the fake microphone plays once."""
     import librosa
 
-    src = first_example("speech") or speech_wav
+    src = example_clip("speech")
     y, sr = sf.read(src, dtype="float32", always_2d=True)
     y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=16000)
     pad = np.zeros(8000, np.float32)
@@ -75,19 +48,7 @@ def voice_wav(tmp_path_factory, speech_wav) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(svc):
-    from demo.app import build_app, launch
-
-    demo = build_app(svc)
-    _, url, _ = launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
-    try:
-        yield url.rstrip("/")
-    finally:
-        demo.close()
-
-
-@pytest.fixture(scope="module")
-def browser_page(server, voice_wav):
+def browser_page(app_url, voice_wav):
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
@@ -103,7 +64,7 @@ def browser_page(server, voice_wav):
         page = context.new_page()
         hosts: set[str] = set()
         page.on("request", lambda req: hosts.add(request_host(req.url)))
-        page.goto(server, wait_until="load")
+        page.goto(app_url, wait_until="load")
         page.locator("#analyze-btn").wait_for(timeout=60_000)
         try:
             yield types.SimpleNamespace(page=page, hosts=hosts)
@@ -233,17 +194,3 @@ def test_page_requests_nothing_outside_loopback(browser_page):
     assert hosts and hosts <= {"127.0.0.1"}, f"the page contacted {sorted(hosts - {'127.0.0.1'})}"
 
 
-@pytest.fixture(scope="module")
-def singing_clip(tmp_path_factory) -> Path:
-    """A bundled singing example, else 15 s of a guide vocal of the song catalogue (a synth voice singing)."""
-    import librosa
-
-    found = first_example("singing")
-    if found:
-        return found
-    guide = sorted((assets_dir() / "songs" / "audio").glob("*-high.ogg"))[0]
-    y, sr = sf.read(guide, dtype="float32", always_2d=True)
-    y = librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=16000)[: 15 * 16000]
-    path = tmp_path_factory.mktemp("sing") / "singing15.wav"
-    sf.write(path, y, 16000, subtype="PCM_16")
-    return path

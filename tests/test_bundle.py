@@ -1,7 +1,7 @@
 """What the repository ships: every bundled item has its licence, files exist, sizes stay within budget."""
 import json
 import subprocess
-from pathlib import Path
+
 
 import pytest
 
