@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.esmr-installed
+# The torch install spec: 2.13.0 is a CPU wheel on the project's build machines; elsewhere pass your own, e.g.
+# make demo TORCH_SPEC="torch==2.13.0 --index-url <your CPU wheel index>"
+TORCH_SPEC ?= torch==2.13.0
 # Debian packages: the tests synthesise speech (espeak-ng), render songs (fluidsynth + General MIDI soundfont)
 # and drive the app in a real browser (chromium). The app itself needs none of them.
 TEST_DEBS    := espeak-ng fluidsynth fluid-soundfont-gm chromium
@@ -21,7 +24,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip "setuptools<81" wheel
 	# The CPU wheel of torch first: any other spec pulls a multi-GB CUDA build.
-	$(BIN)/python -m pip install -q --disable-pip-version-check "torch==2.13.0"
+	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[train,test]"
 	@! $(BIN)/python -m pip show -q torchaudio 2>/dev/null || (echo "torchaudio got installed; it breaks transformers here: remove it" && exit 1)
 	@touch $(STAMP)
