@@ -467,8 +467,8 @@ def _finish(frames: np.ndarray, sr: int, total_s: float, name: str, notes: list[
         raise AudioError(f"{name} is silent; check that the microphone works and is not muted, then record again")
     segments = speech_segments(x)
     if require_voice and not segments:
-        raise AudioError(f"no speech detected in {name}: it holds only silence or noise; speak clearly close to "
-                         "the microphone and record again")
+        raise AudioError(f"no speech detected in {name}: it holds silence, noise, music or singing; speak clearly "
+                         "close to the microphone and record again (for singing, use the Sing tab / esmr sing)")
     start, end = 0.0, x.shape[0] / SAMPLE_RATE
     if trim:
         lo, hi = (segments[0][0], segments[-1][1]) if require_voice else _energy_bounds(x)

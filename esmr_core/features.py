@@ -106,7 +106,7 @@ def speech_vector(samples16k: np.ndarray | None, text: str | None, spec: dict[st
     audio_present = any(not is_text_encoder(enc) for enc in _encoders(spec, "speech"))
     for enc in _encoders(spec, "speech"):
         if is_text_encoder(enc):
-            if text is None and not audio_present:
+            if not (text or "").strip() and not audio_present:
                 raise EsmrError("this model reads only the words: pass a transcript (or type what was said)")
             parts.append(np.asarray(enc.encode_texts([text or ""]), dtype=np.float32).reshape(-1))
         else:

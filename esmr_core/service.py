@@ -42,8 +42,23 @@ class ServiceConfig:
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
         raise ModelUnavailableError(f"{what} not found at {path}; restore it from the repository (git checkout) "
-                                    "or point the option to another folder")
+                                    "or point ESMR_CHECKPOINTS / ESMR_CATALOG / ESMR_ASSETS to another folder")
     return path
+
+
+def _collection(path: Path, kind: str, what: str):
+    """A collection the service needs, or a ModelUnavailableError that says what to do."""
+    try:
+        return load_collection(_need(path, what), kind=kind)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelUnavailableError(f"{what}: {exc}") from None
+
+
+def _top_k(top_k: int | None, default: int) -> int:
+    k = default if top_k is None else int(top_k)
+    if k < 1:
+        raise EsmrError(f"top_k must be at least 1, got {k}")
+    return k
 
 
 class Service:
@@ -55,7 +70,7 @@ class Service:
         t0 = time.perf_counter()
         self.model = JointModel.from_pretrained(_need(cfg.checkpoint, "retrieval checkpoint")).eval()
         self.spec = self.model.feature_spec
-        self.catalog = load_collection(_need(cfg.catalog, "music catalogue"), kind="music")
+        self.catalog = _collection(cfg.catalog, "music", "music catalogue")
         feats = self._music_features()
         with torch.inference_mode():
             music_emb = self.model.encode_music(torch.from_numpy(feats)).numpy()
@@ -67,7 +82,8 @@ class Service:
         if cfg.singing:
             from .singing.recommend import SingingRecommender
 
-            self.singer = SingingRecommender.load(checkpoints_dir(), _need(cfg.songs, "song catalogue"))
+            _collection(cfg.songs, "songs", "song catalogue")
+            self.singer = SingingRecommender.load(checkpoints_dir(), cfg.songs)
         self._asr_lock = threading.Lock()
         self.load_seconds = time.perf_counter() - t0
 
@@ -113,8 +129,8 @@ class Service:
         if isinstance(source, audio_mod.Audio):
             return source
         if isinstance(source, tuple) and len(source) == 2:
-            sr, arr = source
-            return audio_mod.from_array(np.asarray(arr), int(sr), **kw)
+            sr, arr = source  # gradio's microphone: (rate, int16 array); from_array validates the rate
+            return audio_mod.from_array(np.asarray(arr), sr, **kw)
         if source is None:
             raise audio_mod.AudioError("no audio given: record with the microphone or upload a file")
         return audio_mod.load_audio(source, **kw)
@@ -150,7 +166,7 @@ class Service:
             logits, vad = self.model.emotion_from_embedding(z)
             probs = logits.softmax(-1)[0].numpy()
         z_np = z.numpy()
-        scores, idx = self.index.search(z_np, k=top_k or self.config.top_k)
+        scores, idx = self.index.search(z_np, k=_top_k(top_k, self.config.top_k))
         xy = self.map.transform(z_np)[0]
         timing["model_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
@@ -211,7 +227,7 @@ class Service:
         from .singing.recommend import result_json
 
         singer = self._singer()
-        out = result_json(analysis, singer.rank(analysis, weights=weights, top_k=top_k or self.config.top_k))
+        out = result_json(analysis, singer.rank(analysis, weights=weights, top_k=_top_k(top_k, self.config.top_k)))
         rows = {r["id"]: r for r in singer.rows}
         mid = (out["range"]["low_midi"] + out["range"]["high_midi"]) / 2
         for song in out["songs"]:

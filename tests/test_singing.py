@@ -225,3 +225,12 @@ def test_cli_json(tmp_path, capsys):
                           "reasons"}
         assert -6 <= s["transpose_semitones"] <= 6 and len(s["melody_range"]) == 2
     assert main(["sing", str(tmp_path / "missing.wav"), "--json"]) == 2
+
+
+def test_excursion_penalty():
+    pitches = np.array([55.0, 60.0, 64.0])
+    assert P.excursion_penalty(pitches, 55, 64) == 1.0        # all inside
+    assert P.excursion_penalty(pitches, 56, 64) == 1.0        # one semitone below: still singable
+    assert P.excursion_penalty(pitches, 57, 64) == pytest.approx(2 / 3)
+    assert P.excursion_penalty(pitches, 59, 64) == 0.0        # four below: not singable
+    assert P.excursion_penalty(pitches, 55, 60, shift=-2) == pytest.approx(2 / 3)  # 62 is two above 60

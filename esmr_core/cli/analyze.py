@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--top-k", type=int, default=5, help="number of tracks (default 5)")
     p.add_argument("--no-asr", action="store_true", help="do not transcribe (audio cues only, unless --text)")
     p.add_argument("--json", action="store_true", help="print one JSON object per path")
-    p.set_defaults(func=run)
+    p.set_defaults(func=_run_guarded)
 
 
 def _summary(path: str, r: dict) -> str:
@@ -38,11 +38,19 @@ def run(args) -> int:
     from ..audio import load_audio
     from ..service import get_service
 
+    if args.top_k < 1:
+        raise EsmrError(f"--top-k must be at least 1, got {args.top_k}")
+    svc = None
     failed = 0
     for path in args.paths:
         try:
             clip = load_audio(path)  # validate first: a bad file never waits for the models to load
-            result = get_service().analyze_speech(clip, text=args.text, top_k=args.top_k, asr=not args.no_asr)
+            if svc is None:
+                try:
+                    svc = get_service()
+                except EsmrError as exc:  # the models themselves: one message for the whole run
+                    raise _Fatal(str(exc)) from None
+            result = svc.analyze_speech(clip, text=args.text, top_k=args.top_k, asr=not args.no_asr)
         except EsmrError as exc:
             failed += 1
             print(f"error: {path}: {exc}", file=sys.stderr)
@@ -52,3 +60,14 @@ def run(args) -> int:
         print(json.dumps({"path": path, **result}, ensure_ascii=False) if args.json else _summary(path, result),
               flush=True)
     return 2 if failed else 0
+
+
+class _Fatal(Exception):
+    """A failure that ends the whole run (not one path's); re-raised as EsmrError outside the loop."""
+
+
+def _run_guarded(args) -> int:
+    try:
+        return run(args)
+    except _Fatal as exc:
+        raise EsmrError(str(exc)) from None

@@ -119,6 +119,15 @@ def range_fit(pitches: np.ndarray, durations: np.ndarray, low: int, high: int, s
     return float(durations[inside].sum() / durations.sum())
 
 
+def excursion_penalty(pitches: np.ndarray, low: int, high: int, shift: int = 0, free: float = 1.0,
+                      zero_at: float = 4.0) -> float:
+    """1.0 while no note lies more than `free` semitones outside [low, high] after `shift`, falling linearly to 0 at
+    `zero_at` semitones: a singer can stretch a semitone past a range estimated from one clip, not a third."""
+    p = pitches + shift
+    worst = float(max(0.0, low - p.min(), p.max() - high))
+    return float(np.clip(1.0 - (worst - free) / (zero_at - free), 0.0, 1.0))
+
+
 def best_transposition(pitches: np.ndarray, durations: np.ndarray, low: int, high: int, max_shift: int = 6,
                        octaves: tuple[int, ...] = (-2, -1, 0, 1, 2)) -> tuple[int, int, float]:
     """(shift, octave, fit): the key change `shift` in [-max_shift, max_shift] semitones and the octave

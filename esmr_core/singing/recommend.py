@@ -32,7 +32,7 @@ FACTOR_TEXT = {"timbre": "timbre", "expression": "singing expression", "voice": 
                "mood": "overall mood"}
 # Chosen by the grid search of `esmr sing evaluate` on the validation singers (docs/singing.md): best
 # P@5 + voice-match@5 (range fixed at 1, others in {0, .25, .5, 1}; ties -> smaller total weight).
-DEFAULT_WEIGHTS: dict[str, float] = {"range": 1.0, "timbre": 0.0, "expression": 1.0, "voice": 0.0, "mood": 1.0}
+DEFAULT_WEIGHTS: dict[str, float] = {"range": 1.0, "timbre": 0.5, "expression": 0.25, "voice": 0.0, "mood": 1.0}
 GUIDES_FILE = "song_guides.npz"   # inside the TJAE checkpoint folder
 MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
@@ -148,7 +148,8 @@ def song_factors(vrange: P.VoiceRange, emb: dict[str, np.ndarray], rows: list[di
         shift, octave, fit = P.best_transposition(pitches, durs, vrange.low_midi, vrange.high_midi)
         total = shift + 12 * octave
         idx = [i for i, k in enumerate(keys) if k.split("|", 1)[0] == row["id"]]
-        factors, closest = {"range": fit}, {}
+        # share of the melody inside the range, reduced when a note lies far outside it (however brief)
+        factors, closest = {"range": fit * P.excursion_penalty(pitches, vrange.low_midi, vrange.high_midi, total)}, {}
         for f in EMBEDDERS:
             if idx:
                 j = max(idx, key=lambda i: sims[f][i])
@@ -168,6 +169,10 @@ def check_weights(weights: dict[str, float] | None) -> dict[str, float]:
     bad = [k for k in w if k not in FACTORS]
     if bad:
         raise EsmrError(f"unknown weight(s) {bad}; use {list(FACTORS)}")
+    try:
+        w = {k: float(v) for k, v in w.items()}
+    except (TypeError, ValueError):
+        raise EsmrError(f"weights must be numbers, got {weights}") from None
     if any((not np.isfinite(v)) or v < 0 for v in w.values()) or sum(w.values()) <= 0:
         raise EsmrError("weights must be finite, >= 0, and not all zero")
     return {k: float(v) for k, v in w.items()}
