@@ -159,3 +159,28 @@ def test_own_music_catalogue_end_to_end(tmp_path):
     shutil.rmtree(out / "map")
     with pytest.raises(Exception, match="esmr index build"):
         Service(ServiceConfig(catalog=out, singing=False))
+
+
+@pytest.mark.slow
+def test_concurrent_requests_match_sequential_ones(svc):
+    """The app serves several users at once from one service: 4 threads mixing /analyze and /sing work must
+    give exactly what one-at-a-time calls give (no state shared between requests)."""
+    import json as _json
+    from concurrent.futures import ThreadPoolExecutor
+
+    speech = sorted((EXAMPLES / "clips").glob("*.ogg"))[::5]
+    singing = sorted((assets_dir() / "examples" / "singing" / "clips").glob("*.ogg"))[:2]
+
+    def analyze(p):
+        r = svc.analyze_speech(p, asr=False)
+        return r["emotion"], r["vad"], [t["id"] for t in r["tracks"]], r["mate"]["probabilities"]
+
+    def sing(p):
+        r = svc.rank_songs(svc.analyze_singing(p))
+        return r["range"], [s["id"] for s in r["songs"]]
+
+    jobs = [(analyze, p) for p in speech] + [(sing, p) for p in singing]
+    expected = [_json.dumps(f(p), sort_keys=True) for f, p in jobs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda j: _json.dumps(j[0](j[1]), sort_keys=True), jobs * 2))
+    assert got == expected * 2
