@@ -22,6 +22,7 @@ from torch import nn
 
 from ..emotion import EMOTIONS
 from ..errors import ModelUnavailableError
+from .blocks import conv2d_stack
 from .checkpoint import read_checkpoint, write_checkpoint
 
 
@@ -100,12 +101,7 @@ class AudioCNN(nn.Module):
 
     def __init__(self, cfg: MateConfig):
         super().__init__()
-        blocks, c_in = [], 1
-        for c in cfg.cnn_channels:
-            blocks += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-            c_in = c
-        self.blocks = nn.Sequential(*blocks)
+        self.blocks, c_in = conv2d_stack(cfg.cnn_channels)
         self.n_pool = len(cfg.cnn_channels)
         self.proj = nn.Linear(2 * c_in, cfg.audio_dim)
 

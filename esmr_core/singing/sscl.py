@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..models.blocks import conv2d_stack
 from ..models.checkpoint import read_checkpoint, write_checkpoint
 from . import features as fx
 
@@ -50,12 +51,7 @@ class SSCLEncoder(nn.Module):
 
     def __init__(self, cfg: SSCLConfig):
         super().__init__()
-        layers, c_in = [], 1
-        for c in cfg.channels:
-            layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2)]
-            c_in = c
-        self.conv = nn.Sequential(*layers)
+        self.conv, c_in = conv2d_stack(cfg.channels)
         self.window = cfg.crop_frames
         freq = cfg.n_mels // 2 ** len(cfg.channels)
         self.head = nn.Sequential(nn.Linear(2 * c_in * freq, 256), nn.ReLU(inplace=True), nn.Linear(256, cfg.dim))
