@@ -5,7 +5,8 @@ concatenated, in order, with their versions and output sizes:
     {"modality": "fusion",
      "speech": [{"name": "prosody", "version": "...", "dim": 50}, {"name": "timbre", ...}, {"name": "minilm", ...}],
      "music":  [{"name": "music", "version": "...", "dim": ...}]}
-Speech modalities: "audio" = prosody + timbre, "text" = minilm (transcript), "fusion" = all three.
+Speech modalities: "audio" = prosody + timbre, "text" = minilm (transcript), "fusion" = all three;
+"voice" = prosody alone and "voice-text" = prosody + minilm keep the speaker embedding out of the emotion path.
 Audio arrives as float32 mono at 16 kHz (esmr_core.audio); encoders with another rate get it resampled.
 """
 from __future__ import annotations
@@ -20,6 +21,9 @@ MODALITIES: dict[str, tuple[str, ...]] = {
     "audio": ("prosody", "timbre"),
     "text": ("minilm",),
     "fusion": ("prosody", "timbre", "minilm"),
+    # without the speaker embedding: the voice's prosody alone, and prosody + words
+    "voice": ("prosody",),
+    "voice-text": ("prosody", "minilm"),
 }
 SAMPLE_RATE = 16_000
 
@@ -34,17 +38,31 @@ def is_text_encoder(enc: Any) -> bool:
     return hasattr(enc, "encode_texts")
 
 
-def make_spec(modality: str, music_encoders: Sequence[str] = ("music",)) -> dict[str, Any]:
-    """The feature spec of a modality with the installed encoders' versions and sizes."""
+def make_spec(modality: str, music_encoders: Sequence[str] = ("music",),
+              drop_speech_features: Sequence[str] = ()) -> dict[str, Any]:
+    """The feature spec of a modality with the installed encoders' versions and sizes.
+
+    drop_speech_features: names of single features (an encoder's `feature_names`, e.g. "mfcc1_mean") left out
+    of the speech side; the spec entry then records them under "drop" and its "dim" counts the kept ones."""
     if modality not in MODALITIES:
         raise EsmrError(f"unknown speech modality {modality!r}; choose one of {sorted(MODALITIES)}")
+    drop = set(drop_speech_features)
 
-    def entry(name: str) -> dict[str, Any]:
+    def entry(name: str, side: str) -> dict[str, Any]:
         enc = _get_encoder(name)
-        return {"name": enc.name, "version": str(enc.version), "dim": int(enc.dim)}
+        e = {"name": enc.name, "version": str(enc.version), "dim": int(enc.dim)}
+        names = tuple(getattr(enc, "feature_names", ()) or ())
+        gone = [n for n in names if n in drop] if side == "speech" else []
+        if gone:
+            e.update(full_dim=int(enc.dim), drop=gone, dim=int(enc.dim) - len(gone))
+        return e
 
-    return {"modality": modality, "speech": [entry(n) for n in MODALITIES[modality]],
-            "music": [entry(n) for n in music_encoders]}
+    spec = {"modality": modality, "speech": [entry(n, "speech") for n in MODALITIES[modality]],
+            "music": [entry(n, "music") for n in music_encoders]}
+    unknown = drop - {n for e in spec["speech"] for n in e.get("drop", ())}
+    if unknown:
+        raise EsmrError(f"drop_speech_features names no feature of the {modality!r} encoders: {sorted(unknown)}")
+    return spec
 
 
 def spec_dim(spec: dict[str, Any], side: str) -> int:
@@ -56,12 +74,26 @@ def _encoders(spec: dict[str, Any], side: str) -> list[Any]:
     encs = []
     for e in spec[side]:
         enc = _get_encoder(e["name"])
-        if str(enc.version) != str(e["version"]) or int(enc.dim) != int(e["dim"]):
+        full = int(e.get("full_dim", e["dim"]))
+        if str(enc.version) != str(e["version"]) or int(enc.dim) != full:
             raise EsmrError(
-                f"the checkpoint was trained on encoder {e['name']} v{e['version']} ({e['dim']}-d) but "
+                f"the checkpoint was trained on encoder {e['name']} v{e['version']} ({full}-d) but "
                 f"v{enc.version} ({enc.dim}-d) is installed; retrain with `esmr train` or install the matching version")
         encs.append(enc)
     return encs
+
+
+def _kept(entry: dict[str, Any], enc: Any) -> np.ndarray | None:
+    """Column indices of an encoder's output that a spec entry keeps (None = all)."""
+    drop = set(entry.get("drop", ()))
+    if not drop:
+        return None
+    return np.array([i for i, n in enumerate(enc.feature_names) if n not in drop], dtype=np.int64)
+
+
+def _select(x: np.ndarray, entry: dict[str, Any], enc: Any) -> np.ndarray:
+    cols = _kept(entry, enc)
+    return x if cols is None else x[..., cols]
 
 
 def _at_rate(samples: np.ndarray, enc: Any) -> np.ndarray:
@@ -95,24 +127,29 @@ def blank_text(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     return x
 
 
-def speech_vector(samples16k: np.ndarray | None, text: str | None, spec: dict[str, Any]) -> np.ndarray:
+def speech_vector(samples16k: np.ndarray | None, text: str | None, spec: dict[str, Any],
+                  text_weight: float = 1.0) -> np.ndarray:
     """Features of ONE speech query for a checkpoint's spec: (speech_dim,) float32.
 
     samples16k: mono float32 at 16 kHz (needed when the spec has audio encoders); text: the transcript
     (from ASR or the user). With audio encoders present, a missing transcript (None or "") gives a zero text
     block, which models trained with `text_dropout` read as "words unknown"; a text-only spec needs text.
+    text_weight in [0, 1] scales the text block towards that "unknown" point: how far the words are trusted
+    (1 for typed words; the recogniser's calibrated confidence for recognised ones).
     """
     parts = []
-    audio_present = any(not is_text_encoder(enc) for enc in _encoders(spec, "speech"))
-    for enc in _encoders(spec, "speech"):
+    encs = _encoders(spec, "speech")
+    audio_present = any(not is_text_encoder(enc) for enc in encs)
+    for entry, enc in zip(spec["speech"], encs):
         if is_text_encoder(enc):
             if not (text or "").strip() and not audio_present:
                 raise EsmrError("this model reads only the words: pass a transcript (or type what was said)")
-            parts.append(np.asarray(enc.encode_texts([text or ""]), dtype=np.float32).reshape(-1))
+            vec = np.asarray(enc.encode_texts([text or ""]), dtype=np.float32).reshape(-1)
+            parts.append(vec * np.float32(text_weight))
         else:
             if samples16k is None or len(samples16k) == 0:
                 raise EsmrError("this model listens to the voice: pass a recording")
-            parts.append(_audio_features(enc, samples16k))
+            parts.append(_select(_audio_features(enc, samples16k), entry, enc))
     return np.concatenate(parts).astype(np.float32)
 
 
@@ -167,7 +204,7 @@ def collection_matrix(collection: Any, spec: dict[str, Any], cache: Any = None, 
 
     side = "speech" if collection.kind == "speech" else "music"
     blocks = []
-    for enc in _encoders(spec, side):
+    for entry, enc in zip(spec[side], _encoders(spec, side)):
         pre = _catalog_npz(collection, enc) if side == "music" else None
         rows_out = []
         for row in _progress(collection.rows, f"{enc.name} features", progress):
@@ -187,5 +224,5 @@ def collection_matrix(collection: Any, spec: dict[str, Any], cache: Any = None, 
                     if not skip_bad:
                         raise
                     rows_out.append(np.full(enc.dim, np.nan, dtype=np.float32))
-        blocks.append(np.stack(rows_out).reshape(len(collection.rows), -1))
+        blocks.append(_select(np.stack(rows_out).reshape(len(collection.rows), -1), entry, enc))
     return np.concatenate(blocks, axis=1).astype(np.float32)

@@ -35,9 +35,12 @@ from .paths import REPO_ROOT, default_catalog_dir
 @dataclass
 class TrainConfig:
     name: str = "default"  # run / checkpoint name
-    modality: str = "fusion"  # speech features: "audio" (prosody + timbre), "text" (minilm), "fusion" (all)
+    modality: str = "fusion"  # speech features: "audio" (prosody + timbre), "text" (minilm), "fusion" (all),
+    #                           "voice" (prosody), "voice-text" (prosody + minilm): see features.MODALITIES
+    drop_speech_features: list[str] = field(default_factory=list)  # single speech features left out by name
+    #                           (e.g. the MFCC means, which identify a speaker or a channel more than an emotion)
     space: str = "VAD"  # label-similarity space for the losses and positives: "VA" | "VAD"
-    speech: str = "data/bootstrap"  # speech collection folder
+    speech: str | list[str] = "data/bootstrap"  # speech collection folder, or several (their rows are pooled)
     catalog: str = ""  # music collection folder ("" = the bundled catalogue, assets/music)
     losses: dict[str, float] = field(default_factory=lambda: {"triplet": 1.0, "emotion": 1.0, "vad": 1.0})
     margin: float = 0.4  # triplet margin (cosine distance)
@@ -50,6 +53,8 @@ class TrainConfig:
     dropout: float = 0.1  # input dropout
     text_dropout: float = 0.0  # share of training speech whose transcript block is zeroed ("no words"), so a
     #                            fusion model also serves queries without a transcript (ASR off or empty)
+    text_weight_aug: float = 0.0  # share of the other training speech whose transcript block is scaled by a
+    #                            uniform weight in [0, 1], so that partly trusted words (ASR confidence) are in range
     momentum: bool = False  # momentum music tower + queue + distilled InfoNCE targets
     momentum_m: float = 0.995  # EMA momentum
     queue_size: int = 1024  # momentum queue length
@@ -103,6 +108,8 @@ class TrainData:
     spec: dict[str, Any] = field(default_factory=dict)  # feature spec (features.make_spec)
     lexically_neutral: np.ndarray | None = None  # (N,) bool
     music_ids: list[str] = field(default_factory=list)
+    speech_voice: np.ndarray | None = None  # (N,) str: the speaker (voice) of each clip
+    speech_real: np.ndarray | None = None  # (N,) bool: a real human voice (made emotional by rule), not TTS
 
     def subset(self, split: str, only_lexically_neutral: bool = False) -> np.ndarray:
         mask = self.split == split
@@ -125,14 +132,17 @@ def resolve_dir(value: str, default: Path | None = None) -> Path:
     return REPO_ROOT / p
 
 
-def load_data(speech_dir: str | Path, catalog_dir: str | Path, modality: str, cache: Any = None,
-              progress: bool = True) -> TrainData:
-    """Featurise a speech collection and a music catalogue (through the FeatureCache)."""
+def load_data(speech_dir: str | Path | list, catalog_dir: str | Path, modality: str, cache: Any = None,
+              progress: bool = True, drop_speech_features: list[str] | tuple[str, ...] = ()) -> TrainData:
+    """Featurise one or several speech collections (rows pooled) and a music catalogue (through the cache)."""
     from .data.manifest import load_collection
     from .features import collection_matrix, make_spec
 
+    dirs = list(speech_dir) if isinstance(speech_dir, (list, tuple)) else [speech_dir]
+    if not dirs:
+        raise EsmrError("no speech collection given")
     try:
-        speech = load_collection(speech_dir, "speech")
+        speeches = [load_collection(d, "speech") for d in dirs]
         music = load_collection(catalog_dir, "music")
     except (FileNotFoundError, ValueError) as exc:
         raise EsmrError(f"{exc} (speech corpus: `esmr corpus bootstrap`; catalogue: `make catalog`)") from None
@@ -141,16 +151,16 @@ def load_data(speech_dir: str | Path, catalog_dir: str | Path, modality: str, ca
         from .paths import cache_dir
 
         cache = FeatureCache(cache_dir() / "features")
-    spec = make_spec(modality)
-    bad = sorted({r["label"] for r in speech.rows} - set(EMOTIONS))
+    spec = make_spec(modality, drop_speech_features=drop_speech_features)
+    bad = sorted({r["label"] for sp in speeches for r in sp.rows} - set(EMOTIONS))
     if bad:
         raise EsmrError(f"speech labels {bad} are not in {EMOTIONS}; map them with esmr_core.emotion.map_label")
-    speech_x = collection_matrix(speech, spec, cache, progress, skip_bad=True)
+    speech_x = np.concatenate([collection_matrix(sp, spec, cache, progress, skip_bad=True) for sp in speeches])
     ok = np.isfinite(speech_x).all(axis=1)
     if not ok.all():
         print(f"note: left out {int((~ok).sum())} speech clips whose audio could not be used (e.g. no voice found)",
               file=sys.stderr)
-    rows = [r for r, keep in zip(speech.rows, ok) if keep]
+    rows = [r for r, keep in zip((r for sp in speeches for r in sp.rows), ok) if keep]
     return TrainData(
         speech_x=speech_x[ok],
         speech_labels=np.array([r["label"] for r in rows]),
@@ -161,6 +171,8 @@ def load_data(speech_dir: str | Path, catalog_dir: str | Path, modality: str, ca
         spec=spec,
         lexically_neutral=np.array([bool(r.get("lexically_neutral", False)) for r in rows]),
         music_ids=[r["id"] for r in music.rows],
+        speech_voice=np.array([str(r.get("voice", r.get("speaker", ""))) for r in rows]),
+        speech_real=np.array([r.get("tts") == "real" or bool(r.get("real_voice", False)) for r in rows]),
     )
 
 
@@ -226,12 +238,17 @@ def train_step(model: JointModel, objective: Objective, batch: tuple, data: Trai
     s, m, moods = batch
     mood_ids = {mood: i for i, mood in enumerate(model.cfg.moods)}
     xs, xm = torch.from_numpy(data.speech_x[s]), torch.from_numpy(data.music_x[m])
-    if model.training and cfg.text_dropout > 0:
+    if model.training and (cfg.text_dropout > 0 or cfg.text_weight_aug > 0):
         from .features import text_columns
 
-        drop = torch.rand(len(s), generator=gen) < cfg.text_dropout  # (B,)
+        u = torch.rand(len(s), generator=gen)  # (B,)
+        drop = u < cfg.text_dropout
+        # a further share sees its words at a random weight in [0, 1] (partly trusted recognised words)
+        scaled = (u >= cfg.text_dropout) & (u < cfg.text_dropout + cfg.text_weight_aug)
+        w = torch.rand(len(s), generator=gen)[:, None]
         for a, b in text_columns(data.spec):
             xs[drop, a:b] = 0.0
+            xs[scaled, a:b] = xs[scaled, a:b] * w[scaled]
     zs, zm = model.encode_speech(xs), model.encode_music(xm)  # (B, D) each
     target = torch.tensor([mood_ids[x] for x in moods])  # (B,) target mood of each speech
     music_mood = torch.tensor([mood_ids[x] for x in data.music_moods[m]])  # (B,)
@@ -329,8 +346,9 @@ def run(cfg: TrainConfig, out_dir: str | Path, data: TrainData | None = None, pr
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if data is None:
-        data = load_data(resolve_dir(cfg.speech), resolve_dir(cfg.catalog, default_catalog_dir()), cfg.modality,
-                         progress=progress)
+        speech = [resolve_dir(d) for d in cfg.speech] if isinstance(cfg.speech, list) else resolve_dir(cfg.speech)
+        data = load_data(speech, resolve_dir(cfg.catalog, default_catalog_dir()), cfg.modality,
+                         progress=progress, drop_speech_features=cfg.drop_speech_features)
     (out_dir / "config.json").write_text(json.dumps({**asdict(cfg), "feature_spec": data.spec}, indent=2) + "\n",
                                          encoding="utf-8")
     model, results = fit(cfg, data, out_dir, progress)

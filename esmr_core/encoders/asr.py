@@ -5,17 +5,24 @@ single spaces, "" when nothing was recognised). Deterministic. One decoder is sh
 thread-safe, so calls are serialised with a lock.
 `TranscriptEncoder` ("asr-minilm", speech, 384-d) chains it with the MiniLM text encoder: the textual
 side of a speech query as one vector (zeros when no words were recognised).
-Quality: clear read speech transcribes well; robotic (espeak) or emotional, noisy speech much less so.
+Quality: clear read speech transcribes well; robotic (espeak) or emotional, noisy speech much less so, and
+speech in another language comes back as invented English words. `transcribe_scored` keeps the decoder's
+word posteriors; `TranscriptConfidence` turns them into a calibrated probability that the words are usable,
+which the service uses to weight the words against the voice.
 """
 from __future__ import annotations
 
+import json
 import threading
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from .base import AudioEncoder, Encoder, check_samples
 
 SAMPLE_RATE = 16000
+CONFIDENCE_FILE = "asr_confidence.json"
 
 
 class AsrTranscriber(Encoder):
@@ -46,11 +53,16 @@ class AsrTranscriber(Encoder):
 
     def transcribe(self, samples: np.ndarray) -> str:
         """(T,) mono float32 at 16 kHz -> recognised English words ("" if none)."""
+        return self.transcribe_scored(samples).text
+
+    def transcribe_scored(self, samples: np.ndarray) -> "Transcript":
+        """(T,) mono float32 at 16 kHz -> the words with the decoder's own word posteriors (see Transcript)."""
         y = check_samples(samples, SAMPLE_RATE, self.min_seconds, who=self.name)
         self.ensure_loaded()
+        duration = len(y) / SAMPLE_RATE
         peak = float(np.abs(y).max())
         if peak < 1e-4:
-            return ""
+            return Transcript("", (), duration)
         y = y * min(0.9 / peak, 30.0)    # PocketSphinx's features are level-sensitive: use the int16 range
         pcm = np.round(y * 32767.0).astype(np.int16).tobytes()
         with self._run_lock:
@@ -58,9 +70,56 @@ class AsrTranscriber(Encoder):
             self._decoder.process_raw(pcm, no_search=False, full_utt=True)
             self._decoder.end_utt()
             hyp = self._decoder.hyp()
-        text = hyp.hypstr if hyp is not None else ""
-        words = [w for w in text.split() if not (w.startswith("<") or w.startswith("["))]
-        return " ".join(words)
+            # posterior of each word of the best path in the decoder's lattice (0..1)
+            segs = [(seg.word, float(seg.prob)) for seg in self._decoder.seg()] if hyp is not None else []
+        words = tuple((w.split("(")[0], min(max(p, 0.0), 1.0)) for w, p in segs
+                      if not (w.startswith("<") or w.startswith("[")))
+        return Transcript(" ".join(w for w, _ in words), words, duration)
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """What the recogniser heard: `text`, `words` as (word, posterior in [0, 1]) and the clip's length in s."""
+
+    text: str
+    words: tuple[tuple[str, float], ...]
+    duration_s: float
+
+    def features(self) -> np.ndarray:
+        """(5,) confidence descriptors: mean and min log10 word posterior, share of words with posterior > 0.5,
+        words per second, log(1 + number of words). Zeros when nothing was recognised."""
+        if not self.words:
+            return np.zeros(5, np.float32)
+        p = np.clip(np.array([q for _, q in self.words], np.float64), 1e-4, 1.0)
+        lp = np.log10(p)
+        return np.array([lp.mean(), lp.min(), (p > 0.5).mean(), len(p) / max(self.duration_s, 0.1),
+                         np.log1p(len(p))], np.float32)
+
+
+class TranscriptConfidence:
+    """A calibrated probability that a recognised transcript is usable (word error rate <= 0.5).
+
+    Logistic regression on Transcript.features(), fitted by `scripts/fit_asr_confidence.py` on the
+    bootstrap corpus: English sentences with known words (piper and espeak voices) against real voices
+    speaking other languages, whose "transcripts" are invented words by construction. The coefficients are
+    a small JSON file in esmr_core/resources; "" (nothing recognised) has confidence 0."""
+
+    def __init__(self, coef: np.ndarray, intercept: float, mean: np.ndarray, std: np.ndarray, meta: dict):
+        self.coef, self.intercept, self.mean, self.std, self.meta = coef, intercept, mean, std, meta
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "TranscriptConfidence":
+        from ..paths import RESOURCES_DIR
+
+        d = json.loads(Path(path or RESOURCES_DIR / CONFIDENCE_FILE).read_text(encoding="utf-8"))
+        return cls(np.array(d["coef"], np.float64), float(d["intercept"]), np.array(d["mean"], np.float64),
+                   np.array(d["std"], np.float64), d.get("meta", {}))
+
+    def __call__(self, transcript: Transcript) -> float:
+        if not transcript.words:
+            return 0.0
+        z = (transcript.features().astype(np.float64) - self.mean) / self.std
+        return float(1.0 / (1.0 + np.exp(-(z @ self.coef + self.intercept))))
 
 
 class TranscriptEncoder(AudioEncoder):

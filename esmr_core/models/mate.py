@@ -155,7 +155,8 @@ class MateModel(nn.Module):
     def encode_utterances(self, mels: torch.Tensor | None, mel_lengths: torch.Tensor | None,
                           text: torch.Tensor | None, has_text: torch.Tensor | None) -> torch.Tensor:
         """Fused per-utterance features (N, audio_dim + text_dim) from mels (N, M, T), lengths (N,),
-        text vectors (N, E) and a bool mask has_text (N,) (False -> the learned missing-text vector)."""
+        text vectors (N, E) and has_text (N,): a bool mask (False -> the learned missing-text vector) or a
+        weight in [0, 1] per utterance, blending the text towards that vector (how far the words are trusted)."""
         parts = []
         if self.config.use_audio:
             parts.append(self.audio(mels, mel_lengths))
@@ -166,10 +167,11 @@ class MateModel(nn.Module):
             if text is None:
                 text = self.missing_text.expand(n, -1)
                 has_text = torch.zeros(n, dtype=torch.bool, device=self.missing_text.device)
-            keep = has_text[:, None]
+            keep = has_text[:, None].to(self.missing_text.dtype)                               # (N, 1) in [0, 1]
             if self.training and self.config.text_dropout > 0:
-                keep = keep & (torch.rand(n, 1, device=keep.device) >= self.config.text_dropout)
-            parts.append(torch.where(keep, self.text_norm(text), self.missing_text.expand(n, -1)))
+                keep = keep * (torch.rand(n, 1, device=keep.device) >= self.config.text_dropout)
+            missing = self.missing_text.expand(n, -1)
+            parts.append(missing + keep * (self.text_norm(text) - missing))
         return torch.cat(parts, dim=1)
 
     def forward(self, mels: torch.Tensor | None, mel_lengths: torch.Tensor | None, text: torch.Tensor | None,
