@@ -14,7 +14,7 @@ import math
 import os
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -33,6 +33,11 @@ MIN_SR, MAX_SR = 4000, 768000  # accepted source sample rates, Hz
 MAX_CHANNELS = 64
 FORMATS = ("wav", "flac", "ogg", "opus", "mp3", "webm", "m4a")
 _FORMATS_HINT = "WAV, FLAC, OGG, OPUS, MP3, WEBM or M4A"
+
+
+class NotAudioError(AudioError):
+    """The input is no usable audio at all: empty, over the size cap, not audio, undecodable, NaN samples or cut
+    short. An app may delete such an upload as soon as it is refused."""
 
 
 @dataclass(frozen=True)
@@ -111,15 +116,15 @@ def _check_source(source, max_bytes: int | None) -> tuple[str | bytes, str, byte
     else:
         raise AudioError(f"expected a file path or bytes, got {type(source).__name__}; pass a path to an audio file")
     if size == 0:
-        raise AudioError(f"{name} is empty (0 bytes); record again or choose another file")
+        raise NotAudioError(f"{name} is empty (0 bytes); record again or choose another file")
     if max_bytes is not None and size > max_bytes:
-        raise AudioError(f"{name} is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.3g} MB limit; upload a "
+        raise NotAudioError(f"{name} is {size / 2**20:.1f} MB, over the {max_bytes / 2**20:.3g} MB limit; upload a "
                          f"shorter clip (only {MAX_SECONDS:g} s are analysed) or a compressed format such as MP3")
     kind = _non_audio_kind(head)
     if kind:
         ext = os.path.splitext(src)[1] if isinstance(src, str) else ""
         named = f" although its name ends in {ext}" if ext else ""
-        raise AudioError(f"{name} is not an audio file: it contains {kind}{named}; "
+        raise NotAudioError(f"{name} is not an audio file: it contains {kind}{named}; "
                          f"choose a recording in {_FORMATS_HINT}")
     return src, name, head
 
@@ -136,6 +141,48 @@ def _check_rate(sr, what: str = "sample rate") -> int:
 def _check_channels(channels: int, name: str) -> None:
     if not 1 <= channels <= MAX_CHANNELS:
         raise AudioError(f"{name} claims {channels} channels; export it again as mono or stereo")
+
+
+def _wav_lengths(head: bytes, size: int) -> tuple[float, float] | None:
+    """(seconds the WAV header promises, seconds of sample data the file holds) from its RIFF chunks, or None
+    when `head` is not a RIFF/WAVE header with both chunks (or the writer left the data size open).
+
+    libsndfile quietly shortens a WAV whose data chunk is cut off, so this is the one place the shortfall shows."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, rate, align = 12, 0, 0
+    while pos + 8 <= len(head):
+        cid, n = head[pos:pos + 4], int.from_bytes(head[pos + 4:pos + 8], "little")
+        if cid == b"fmt " and pos + 8 + 14 <= len(head):
+            rate = int.from_bytes(head[pos + 12:pos + 16], "little")
+            align = int.from_bytes(head[pos + 20:pos + 22], "little")
+        elif cid == b"data":
+            if not rate or not align or n in (0, 0xFFFFFFFF):
+                return None
+            held = max(0, min(n, size - (pos + 8)))
+            return n // align / rate, held // align / rate
+        pos += 8 + n + (n & 1)
+    return None
+
+
+_DAMAGED_END = "its end is damaged"
+_DAMAGED_NOTE = "is damaged ("   # in the note _read_pyav leaves when the end of a file does not decode
+
+
+def _shortfall(src: str | bytes, head: bytes, dec: "_Decoded", window: float | None) -> str:
+    """Why the input holds less audio than its header says ('' when it does not): the sign of an interrupted
+    upload or export. Tolerates the small differences encoders leave (priming, frame rounding)."""
+    size = len(src) if isinstance(src, bytes) else os.path.getsize(src)
+    got = dec.samples.shape[0] / dec.sr
+    lengths = _wav_lengths(head, size)
+    promised = lengths[0] if lengths else dec.total_s
+    if lengths:
+        got = min(got, lengths[1])
+    if window is not None and got >= window - 0.5:  # decoding stopped at the window on purpose
+        return ""
+    if math.isfinite(promised) and promised - got > max(0.25, 0.05 * promised):
+        return f"its header promises {promised:.1f} s of audio but it holds only {got:.2f} s"
+    return _DAMAGED_END if dec.note else ""
 
 
 # --------------------------------------------------------------------------------------------------- decoding
@@ -163,7 +210,7 @@ def _read_pyav(src: str | bytes, name: str, offset_s: float, limit_s: float | No
 
     with av.open(src if isinstance(src, str) else io.BytesIO(src), mode="r", metadata_errors="ignore") as box:
         if not box.streams.audio:
-            raise AudioError(f"{name} has no audio track (a video or image without sound?); choose a recording "
+            raise NotAudioError(f"{name} has no audio track (a video or image without sound?); choose a recording "
                              f"with sound in {_FORMATS_HINT}")
         stream = box.streams.audio[0]
         total = math.nan
@@ -229,15 +276,15 @@ def _read(src: str | bytes, name: str, head: bytes, offset_s: float = 0.0, limit
         if isinstance(exc, AudioError):
             raise exc
     if _looks_like_audio(head):
-        raise AudioError(f"{name} could not be decoded: the file looks damaged or cut short; export or record it "
+        raise NotAudioError(f"{name} could not be decoded: the file looks damaged or cut short; export or record it "
                          "again") from errors[-1]
-    raise AudioError(f"{name} could not be read as audio (unknown or damaged format); save it as "
+    raise NotAudioError(f"{name} could not be read as audio (unknown or damaged format); save it as "
                      f"{_FORMATS_HINT}") from errors[-1]
 
 
 def _check_finite(x: np.ndarray, name: str) -> None:
     if not np.isfinite(x).all():
-        raise AudioError(f"{name} contains invalid samples (NaN or infinity); export or record it again")
+        raise NotAudioError(f"{name} contains invalid samples (NaN or infinity); export or record it again")
 
 
 def decode(source, *, max_bytes: int | None = None) -> tuple[np.ndarray, int]:
@@ -455,14 +502,37 @@ def _check_options(max_seconds, min_voiced_s) -> None:
 
 
 def _finish(frames: np.ndarray, sr: int, total_s: float, name: str, notes: list[str], *, max_seconds,
-            require_voice, trim, normalize, min_voiced_s, cut_short: bool) -> Audio:
-    """(N, C) float at sr -> Audio: downmix, resample, find voice, trim, cut, normalise."""
+            require_voice, trim, normalize, min_voiced_s, cut_short: bool, incomplete: str = "") -> Audio:
+    """(N, C) float at sr -> Audio: downmix, resample, find voice, trim, cut, normalise.
+
+    incomplete: why the file holds less than its header promises ('' if it does not). Such a file is analysed
+    when what it holds passes every check (with a note); otherwise the message says it is cut short."""
+    try:
+        audio = _checked(frames, sr, total_s, name, notes, max_seconds=max_seconds, require_voice=require_voice,
+                         trim=trim, normalize=normalize, min_voiced_s=min_voiced_s, cut_short=cut_short)
+    except AudioError:
+        if not incomplete:
+            raise
+        raise NotAudioError(f"{name} is cut short: {incomplete}; the upload or export was probably interrupted, so "
+                         "upload the complete file or record again") from None
+    if incomplete and not any(_DAMAGED_NOTE in n for n in notes):  # (a damaged end has its note already)
+        audio = replace(audio, warnings=(*audio.warnings, f"{name} is cut short ({incomplete}); analysed the part "
+                                                           "it holds"))
+    return audio
+
+
+def _checked(frames: np.ndarray, sr: int, total_s: float, name: str, notes: list[str], *, max_seconds,
+             require_voice, trim, normalize, min_voiced_s, cut_short: bool) -> Audio:
     channels = frames.shape[1]
     peak = float(np.max(np.abs(frames)))
     if peak > 1.0:  # float input beyond full scale: scale down rather than clip
         frames = frames / peak
         notes.append(f"samples exceeded full scale (peak {peak:.3g}) and were scaled down")
     x = _mono16k(frames, sr)
+    whole_s = x.shape[0] / SAMPLE_RATE
+    if min_voiced_s > 0 and whole_s < min_voiced_s:
+        raise AudioError(f"{name} is too short: {whole_s:.2f} s long, and at least {min_voiced_s:g} s of voice is "
+                         "needed; record a sentence of a few seconds")
     if x.shape[0] == 0 or float(np.max(np.abs(x))) < 1e-5:  # below -100 dBFS
         raise AudioError(f"{name} is silent; check that the microphone works and is not muted, then record again")
     segments = speech_segments(x)
@@ -522,7 +592,7 @@ def load_audio(source, *, max_seconds: float | None = MAX_SECONDS, max_bytes: in
                                    and not dec.total_s <= decoded_s + 0.1)  # stopped at the window, more follows
     return _finish(dec.samples, dec.sr, dec.total_s, name, notes, max_seconds=max_seconds,
                    require_voice=require_voice, trim=trim, normalize=normalize, min_voiced_s=min_voiced_s,
-                   cut_short=cut_short)
+                   cut_short=cut_short, incomplete=_shortfall(src, head, dec, window))
 
 
 def from_array(samples: np.ndarray, sr: int, *, max_seconds: float | None = MAX_SECONDS,
