@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from . import audio as audio_mod
+from . import inputs
 from .data.manifest import load_collection
 from .errors import EsmrError, ModelUnavailableError
 from .index import MusicIndex
@@ -37,6 +38,7 @@ class ServiceConfig:
     reference: Path = field(default_factory=lambda: assets_dir() / "examples" / "speech")
     singing: bool = True          # load the singing recommender
     top_k: int = 5
+    max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
 
 
 def _need(path: Path, what: str) -> Path:
@@ -55,10 +57,7 @@ def _collection(path: Path, kind: str, what: str):
 
 
 def _top_k(top_k: int | None, default: int) -> int:
-    k = default if top_k is None else int(top_k)
-    if k < 1:
-        raise EsmrError(f"top_k must be at least 1, got {k}")
-    return k
+    return inputs.top_k(top_k, default)
 
 
 class Service:
@@ -146,11 +145,13 @@ class Service:
         """Emotion (categorical + VAD), MATE reading, transcript, top-k tracks and map position for a voice."""
         from .features import speech_vector
 
+        typed = inputs.transcript(text, self.config.max_transcript_chars)  # checked before any audio work
+        asr = inputs.flag(asr, "asr")
+        k = _top_k(top_k, self.config.top_k)
         timing: dict[str, float] = {}
         t = time.perf_counter()
         clip = self._load(source)
         timing["load_ms"] = (time.perf_counter() - t) * 1e3
-        typed = (text or "").strip()
         transcript, transcript_source = typed, "typed" if typed else "none"
         if not typed and asr:
             t = time.perf_counter()
@@ -166,7 +167,7 @@ class Service:
             logits, vad = self.model.emotion_from_embedding(z)
             probs = logits.softmax(-1)[0].numpy()
         z_np = z.numpy()
-        scores, idx = self.index.search(z_np, k=_top_k(top_k, self.config.top_k))
+        scores, idx = self.index.search(z_np, k=k)
         xy = self.map.transform(z_np)[0]
         timing["model_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
@@ -227,6 +228,7 @@ class Service:
         from .singing.recommend import result_json
 
         singer = self._singer()
+        weights = inputs.weights(weights, names=list(singer.default_weights()))
         out = result_json(analysis, singer.rank(analysis, weights=weights, top_k=_top_k(top_k, self.config.top_k)))
         rows = {r["id"]: r for r in singer.rows}
         mid = (out["range"]["low_midi"] + out["range"]["high_midi"]) / 2

@@ -36,10 +36,12 @@ def _summary(path: str, r: dict) -> str:
 
 def run(args) -> int:
     from ..audio import load_audio
+    from ..inputs import transcript
     from ..service import get_service
 
     if args.top_k < 1:
         raise EsmrError(f"--top-k must be at least 1, got {args.top_k}")
+    args.text = transcript(args.text, name="--text")  # length, control characters: before any model loads
     svc = None
     failed = 0
     for path in args.paths:

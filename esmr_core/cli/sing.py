@@ -46,7 +46,10 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
             raise EsmrError(f"bad weight {part!r}; write NAME=NUMBER pairs, e.g. range=1,timbre=0.25") from None
         if not sep:
             raise EsmrError(f"bad weight {part!r}; write NAME=NUMBER pairs, e.g. range=1,timbre=0.25")
-    return out
+    from ..inputs import weights
+    from ..singing.recommend import FACTORS
+
+    return weights(out, names=FACTORS)   # the same names and range as the app's sliders
 
 
 def run(args: argparse.Namespace) -> int:
