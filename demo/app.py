@@ -5,14 +5,16 @@
 Every tab turns UI events into esmr_core.service calls and nothing more: one service call per click, its result
 kept in per-user gr.State / output components and fanned out to the displays (demo/views.py). Named API
 endpoints for gradio_client: /analyze (audio file + optional transcript -> JSON) and /sing (audio file -> JSON).
+Results name audio by relative URLs served by the app (`media/...`), never by server paths. What a client may send,
+fetch and leave behind is checked in demo/guard.py (limits in the README, "Limits").
 """
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,33 +30,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from demo import views  # noqa: E402
-from esmr_core.audio import MAX_BYTES  # noqa: E402
+from demo.guard import (GENERIC_ERROR, GuardedBlocks, Limits, Media, ServerGuard, audio_payload,  # noqa: E402,F401
+                        checked, expect_count, lifespan_for, media_of, user_errors)
+from esmr_core import inputs  # noqa: E402
 from esmr_core.errors import EsmrError  # noqa: E402
 from esmr_core.paths import assets_dir  # noqa: E402
 
 log = logging.getLogger("esmr.demo")
 TOP_K = 5
-QUEUE_MAX = 32            # requests waiting beyond this are refused with "queue full"
-GENERIC_ERROR = ("Something went wrong on our side while processing this request (it has been logged). "
-                 "Try again, or try another clip.")
+QUEUE_MAX = Limits().queue_size   # requests waiting beyond this are refused with "queue full"
 AUDIO_EXTS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
-
-
-def user_errors(fn):
-    """EsmrError -> gr.Error with its message (shown in the page / raised as AppError in gradio_client);
-    anything else is logged with its traceback and the user sees a generic message, never the traceback."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except EsmrError as exc:
-            raise gr.Error(str(exc), print_exception=False) from None
-        except Exception:  # noqa: BLE001 - the last line of defence of the page
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(GENERIC_ERROR, print_exception=False) from None
-    return wrapper
 
 
 def plain_json(obj: Any) -> Any:
@@ -83,20 +68,42 @@ def example_clips(folder: Path, limit: int, by: str = "label") -> list[tuple[str
     return [(str(p), p.stem.replace("-", " ").replace("_", " ")) for p in files]
 
 
-def songs_result(svc, analysis, weights: dict[str, float] | None) -> dict[str, Any]:
-    """svc.rank_songs as plain JSON: {"range", "duration_s", "songs": [... with "backing" and "guide" paths]}."""
-    return plain_json(svc.rank_songs(analysis, weights, top_k=TOP_K))
+def songs_result(svc, media: Media, analysis, weights: dict[str, float] | None) -> dict[str, Any]:
+    """svc.rank_songs as plain JSON: {"range", "duration_s", "songs": [... with "backing" and "guide" as media
+    URLs]}."""
+    r = plain_json(svc.rank_songs(analysis, weights, top_k=TOP_K))
+    for s in r["songs"]:
+        s["backing"], s["guide"] = media.url(s["backing"]), media.url(s["guide"])
+    return r
+
+
+def weights_check(names: list[str], leading: list[str], endpoint: str):
+    """Raw-payload check of an event whose inputs are `leading` then one slider per singing factor."""
+    def check(data: list[Any]) -> None:
+        expect_count(data, [*leading, *names], endpoint)
+        audio_payload(data[leading.index("audio_path")], "audio_path")
+        inputs.weights(dict(zip(names, data[len(leading):])), names)
+    return check
 
 
 # ---- the tabs ---------------------------------------------------------------------------------------------
-def voice_tab(svc) -> None:
+def voice_tab(svc, media: Media) -> None:
+    max_chars = svc.config.max_transcript_chars
+
+    def analyze_check(data: list[Any]) -> None:
+        expect_count(data, ["audio_path", "typed_text", "use_asr"], "/analyze")
+        audio_payload(data[0], "audio_path")
+        inputs.transcript(data[1], max_chars, name="typed_text (the transcript)")
+        inputs.flag(data[2], "use_asr")
+
+    @checked(analyze_check)
     @user_errors
     def analyze(audio_path, typed_text, use_asr=True, progress=gr.Progress()):
         """Audio file (+ optional transcript; use_asr=False: no speech recognition) -> the analysis as JSON."""
         progress(0.1, desc="Analysing your voice…")
-        r = plain_json(svc.analyze_speech(audio_path, text=typed_text or None, top_k=TOP_K, asr=bool(use_asr)))
-        for t in r["tracks"]:   # gradio_client would take a dict with a "path" key for a file and download it
-            t["file"] = t.pop("path")
+        r = plain_json(svc.analyze_speech(audio_path, text=typed_text, top_k=TOP_K, asr=use_asr))
+        for t in r["tracks"]:   # a relative URL served by the app (and not "path": gradio_client would fetch it)
+            t["file"] = media.url(t.pop("path"))
         return r
 
     @user_errors
@@ -108,11 +115,11 @@ def voice_tab(svc) -> None:
         return (r, r["emotion"]["probabilities"], views.vad_figure(r["vad"]), r["mate"]["probabilities"],
                 views.mate_figure(r["mate"]), r["transcript"], views.tracks_table(r["tracks"]),
                 gr.update(choices=views.track_choices(r["tracks"]), value=first["id"] if first else None),
-                first["file"] if first else None, svc.map_figure(r), views.speech_summary(r))
+                media.path(first["file"]) if first else None, svc.map_figure(r), views.speech_summary(r))
 
     def play(r, track_id):
         t = views.find(r["tracks"], track_id) if r else None
-        return t["file"] if t else None
+        return media.path(t["file"]) if t else None
 
     state = gr.State(None)   # this user's last analysis result (plain dict)
     result = gr.JSON(render=False, elem_id="speech-json")
@@ -120,8 +127,9 @@ def voice_tab(svc) -> None:
         with gr.Column(scale=1):
             audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Your voice (5-30 s)",
                              waveform_options=gr.WaveformOptions(sample_rate=16000), elem_id="speech-audio")
-            text = gr.Textbox("", label="Transcript (optional)", elem_id="speech-text", lines=2,
-                              placeholder="Leave empty to transcribe automatically (English)")
+            text = gr.Textbox("", label="Transcript (optional)", elem_id="speech-text", lines=2, max_length=max_chars,
+                              placeholder=f"Leave empty to transcribe automatically (English); at most "
+                                          f"{max_chars:,} characters")
             use_asr = gr.Checkbox(True, label="Transcribe my speech when no transcript is typed (English ASR)",
                                   elem_id="speech-asr")
             run_btn = gr.Button("Analyse my voice", variant="primary", elem_id="analyze-btn")
@@ -154,16 +162,18 @@ def voice_tab(svc) -> None:
     pick.input(play, [state, pick], [player], api_visibility="private", show_progress="hidden")
 
 
-def sing_tab(svc) -> None:
+def sing_tab(svc, media: Media) -> None:
     defaults = svc.singing_default_weights()
     names = list(defaults)
 
+    @checked(weights_check(names, ["audio_path"], "/sing"))
     @user_errors
     def sing(audio_path, *weights):
         """Audio file of singing -> {"range", "songs": [...]} (ranked with the given weights)."""
         a = svc.analyze_singing(audio_path)
-        return songs_result(svc, a, dict(zip(names, weights))), a
+        return songs_result(svc, media, a, dict(zip(names, weights))), a
 
+    @checked(weights_check(names, ["analysis", "audio_path"], "re-ranking"))
     @user_errors
     def rerank(a, audio_path, *weights):
         """Re-rank the kept analysis under new weights: no audio is analysed again."""
@@ -171,11 +181,12 @@ def sing_tab(svc) -> None:
             if not audio_path:
                 raise gr.Error("Record or upload some singing first, then adjust the weights.")
             a = svc.analyze_singing(audio_path)
-        return songs_result(svc, a, dict(zip(names, weights))), a
+        return songs_result(svc, media, a, dict(zip(names, weights))), a
 
     def song_outputs(r, song_id):
         s = views.find(r["songs"], song_id) if r else None
-        return (views.song_detail(s), s.get("backing") if s else None, s.get("guide") if s else None)
+        return (views.song_detail(s), media.path(s.get("backing")) if s else None,
+                media.path(s.get("guide")) if s else None)
 
     @user_errors
     def show(r):
@@ -201,7 +212,7 @@ def sing_tab(svc) -> None:
             vrange = gr.Markdown(elem_id="sing-range")
         with gr.Column(scale=1):
             gr.Markdown(views.weights_help(defaults))
-            sliders = [gr.Slider(0.0, 2.0, value=float(w), step=0.05, label=name, info=views.FACTOR_HELP.get(name),
+            sliders = [gr.Slider(*inputs.WEIGHT_RANGE, value=float(w), step=0.05, label=name, info=views.FACTOR_HELP.get(name),
                                  elem_id=f"w-{name}") for name, w in defaults.items()]
     songs = gr.Dataframe(headers=views.SONG_HEADERS, label="Songs for your voice", interactive=False,
                          elem_id="songs-table", wrap=True)
@@ -270,34 +281,41 @@ def explore_tab(svc) -> None:
                 cache_examples=True, cache_mode="lazy", label="Views")
 
 
-def build_app(service=None) -> gr.Blocks:
-    """The whole app around one shared, read-only service (loaded here when not given)."""
+def build_app(service=None, limits: Limits | None = None) -> GuardedBlocks:
+    """The whole app around one shared, read-only service (loaded here when not given); limits: what the server
+    accepts (default: Limits.from_env())."""
     if service is None:
         from esmr_core.service import get_service
 
         service = get_service()
-    with gr.Blocks(title="Emotion: voice to music") as demo:
+    limits = limits or Limits.from_env()
+    media = media_of(service)
+    with GuardedBlocks(title="Emotion: voice to music", limits=limits, media=media) as demo:
         gr.Markdown("# Voice → Music\nSpeak, and hear music that matches the emotion in your voice. "
                     "Or sing, and get songs that suit your range. Everything runs on this machine.")
         with gr.Tabs():
             with gr.Tab("Voice → Music", id="voice"):
-                voice_tab(service)
+                voice_tab(service, media)
             with gr.Tab("Sing → Songs", id="sing"):
-                sing_tab(service)
+                sing_tab(service, media)
             with gr.Tab("Explore", id="explore"):
                 explore_tab(service)
             with gr.Tab("About", id="about"):
                 gr.Markdown(service.about_markdown(), elem_id="about-md")
-    demo.queue(default_concurrency_limit=2, max_size=QUEUE_MAX)
+    demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kwargs):
-    """demo.launch with the app's settings: local theme fonts, upload cap, assets servable. Returns launch()'s
-    (app, local_url, share_url)."""
-    return demo.launch(server_name=host, server_port=port, share=False, max_file_size=MAX_BYTES,
-                       allowed_paths=[str(assets_dir())], theme=gr.themes.Soft(), footer_links=["api"],
-                       **kwargs)
+def launch(demo: GuardedBlocks, host: str = "127.0.0.1", port: int = 7860, **kwargs):
+    """demo.launch with the app's settings: local theme fonts, the upload cap, only the page's audio servable,
+    the server guard in front of gradio's routes. Returns launch()'s (app, local_url, share_url)."""
+    from starlette.middleware import Middleware
+
+    app_kwargs = {**kwargs.pop("app_kwargs", {}), "middleware": [Middleware(ServerGuard, blocks=demo)],
+                  "lifespan": lifespan_for(demo)}
+    return demo.launch(server_name=host, server_port=port, share=False, max_file_size=demo.limits.upload_file_bytes,
+                       allowed_paths=demo.media.allowed_paths(), theme=gr.themes.Soft(), footer_links=["api"],
+                       app_kwargs=app_kwargs, **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,8 +331,14 @@ def main(argv: list[str] | None = None) -> int:
     except EsmrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # SIGTERM (a service manager, `kill`) closes the server like Ctrl-C does, so the uploads are deleted on the way
+    signal.signal(signal.SIGTERM, _interrupt)
     launch(demo, args.host, args.port)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -38,7 +38,17 @@ def test_named_endpoints_are_listed(client):
     assert params["typed_text"]["parameter_has_default"]
 
 
-def test_analyze_returns_the_service_result(client, svc, voice):
+def fetched(app_url: str, url: str) -> bytes:
+    """The bytes a client gets for a file URL that a result names (relative to the app's address)."""
+    import httpx
+
+    assert not url.startswith("/") and "://" not in url, f"not a relative URL: {url}"
+    r = httpx.get(f"{app_url}/{url}", timeout=30)
+    assert r.status_code == 200, (url, r.status_code)
+    return r.content
+
+
+def test_analyze_returns_the_service_result(client, app_url, svc, voice):
     from gradio_client import handle_file
 
     r = client.predict(handle_file(str(voice)), api_name="/analyze")
@@ -55,7 +65,9 @@ def test_analyze_returns_the_service_result(client, svc, voice):
     assert len(r["tracks"]) == 5
     for t in r["tracks"]:
         assert t["id"] in catalogue and t["title"] == catalogue[t["id"]]["title"]
-        assert Path(t["file"]).is_file() and t["licence"]   # "path" is renamed "file" in the API
+        # "path" becomes "file" in the API: a relative URL served by the app, never a server path
+        assert t["file"].startswith("media/music/") and t["licence"]
+        assert fetched(app_url, t["file"]) == svc.catalog.path(catalogue[t["id"]]).read_bytes()
     scores = [t["score"] for t in r["tracks"]]
     assert scores == sorted(scores, reverse=True)
     assert r["transcript_source"] in ("asr", "none")
@@ -77,7 +89,7 @@ def test_analyze_uses_a_typed_transcript(client, voice):
     assert "audio" in r["mate"]["modalities"]
 
 
-def test_sing_returns_songs_with_playable_tracks(client, svc, singing_clip):
+def test_sing_returns_songs_with_playable_tracks(client, app_url, svc, singing_clip):
     from gradio_client import handle_file
 
     r = client.predict(handle_file(str(singing_clip)), api_name="/sing")
@@ -87,7 +99,8 @@ def test_sing_returns_songs_with_playable_tracks(client, svc, singing_clip):
     for s in r["songs"]:
         assert {"id", "title", "key", "transpose_semitones", "range_fit", "score", "reasons"} <= set(s)
         assert 0.0 <= s["range_fit"] <= 1.0 and s["reasons"]
-        assert Path(s["backing"]).is_file() and Path(s["guide"]).is_file()
+        assert s["backing"].startswith("media/songs/") and s["guide"].startswith("media/songs/")
+        assert fetched(app_url, s["backing"])[:4] == fetched(app_url, s["guide"])[:4] == b"OggS"
     scores = [s["score"] for s in r["songs"]]
     assert scores == sorted(scores, reverse=True)
     ranked = svc.rank_songs(svc.analyze_singing(str(singing_clip)), svc.singing_default_weights(), top_k=5)
