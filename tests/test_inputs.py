@@ -137,3 +137,21 @@ def test_too_short_clip_gets_its_own_message(tmp_path):
         A.from_array(_tone(0.1), 16000)
     with pytest.raises(AudioError, match="at least 0.2 s"):
         A.from_array(_tone(0.1), 16000, min_voiced_s=0.2)
+
+
+# ---- the CLI uses the same checks, before any model loads ------------------------------------------------------
+def test_cli_refuses_bad_text_and_weights_with_one_line(tmp_path, capsys):
+    from esmr_core.cli import main
+
+    path = tmp_path / "voice.wav"
+    path.write_bytes(_wav(_tone(2.0)))
+    assert main(["analyze", str(path), "--text", "a" * 2001]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --text is 2,001 characters long, over the 2,000-character limit; shorten it (a sentence "
+                   "or two is enough) and send it again"]
+    assert main(["analyze", str(path), "--text", "bell\x07"]) == 2
+    assert "control character U+0007" in capsys.readouterr().err
+    assert main(["sing", str(path), "--weights", "range=5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: the weight 'range' must be a number from 0 to 2, got 5.0"
+    assert main(["sing", str(path), "--weights", "loudness=1"]) == 2
+    assert "unknown weight 'loudness'" in capsys.readouterr().err
