@@ -177,6 +177,9 @@ def test_files_that_were_not_uploaded_are_refused_readably(app_url, svc):
     assert kind == "error" and "must be an uploaded file object, got a plain string" in message
     kind, message = call(app_url, "analyze", [{"url": "x"}, "", False])
     assert kind == "error" and "must be an uploaded file object" in message
+    # a file object gradio's own model refuses (its size is not a number): one readable line, no internals
+    kind, message = call(app_url, "analyze", [{"path": "x.wav", "size": "big", "meta": FILE}, "", False])
+    assert kind == "error" and "an input of /analyze could not be read" in message and "pydantic" not in message
 
 
 def test_an_upload_that_is_gone_says_so(app_url, voice, tmp_path):
