@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench setup sysdeps-test catalog songs corpus ablation mate-tables clean
+.PHONY: demo test test-fast bench soak setup sysdeps-test catalog songs corpus ablation mate-tables clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,11 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/run.py --out bench/latest.json
+
+# 16 clients x 100 /analyze + a mixed phase with ASR and /sing + a burst beyond the queue, on loopback; stops by
+# itself (a deadline bounds it well under 10 minutes). Writes bench/soak.json; exit 1 when a target is missed.
+soak: setup
+	$(BIN)/python bench/soak.py --out bench/soak.json
 
 # Rebuild the bundled music catalogue from Debian's music packages (apt-get download + dpkg -x; no root needed).
 catalog: setup
