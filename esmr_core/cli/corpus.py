@@ -7,18 +7,27 @@ import sys
 import time
 
 DEFAULT_OUT = "data/bootstrap"
+RAW_DIR = "data/raw"
+DEBS_DIR = "data/debs"
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("corpus", help="build or summarise the bootstrap emotional-speech corpus",
                                    description="Synthetic emotional speech (espeak-ng + piper) with per-emotion "
-                                   "prosody; the training data of the default models.")
+                                   "prosody, and real human speech (Debian packages) made emotional by rule; the "
+                                   "training data of the default models.")
     sub = parser.add_subparsers(dest="corpus_command", metavar="ACTION")
-    boot = sub.add_parser("bootstrap", help="synthesise the corpus into a collection folder")
+    boot = sub.add_parser("bootstrap", help="build the corpus (synthetic + real-voice parts) into a collection folder")
     boot.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
     boot.add_argument("--seed", type=int, default=0, help="seed of splits, voice choice and prosody draws")
     boot.add_argument("--workers", type=int, default=2, help="worker processes (default: %(default)s)")
-    boot.add_argument("--limit", type=int, default=None, help="render only N clips, spread over emotions and engines")
+    boot.add_argument("--limit", type=int, default=None, help="render only N clips (per part), spread over emotions "
+                      "and engines / speakers")
+    boot.add_argument("--only", choices=["synthetic", "real"], default=None,
+                      help="build one part only; the other part's rows in the folder are kept (default: both)")
+    boot.add_argument("--raw", default=RAW_DIR, help="real-voice packages are unpacked here (default: %(default)s)")
+    boot.add_argument("--debs", default=DEBS_DIR, help="and downloaded here with apt-get when missing "
+                      "(default: %(default)s)")
     boot.set_defaults(func=_bootstrap)
     info = sub.add_parser("info", help="counts per split/label/voice and hours of a corpus")
     info.add_argument("dir", nargs="?", default=DEFAULT_OUT, help="corpus folder (default: %(default)s)")
@@ -38,17 +47,24 @@ def _bootstrap(args: argparse.Namespace) -> int:
     t0 = time.time()
     step = 1 if args.limit else 100
 
+    last = [0]
+
     def progress(done: int, total: int) -> None:
-        if done % step == 0 or done == total:
+        if done // step > last[0] // step or done == total:
             print(f"{done}/{total} clips ({time.time() - t0:.0f} s)", file=sys.stderr)
+        last[0] = done
 
     command = " ".join(["esmr", "corpus", "bootstrap", "--out", args.out, "--seed", str(args.seed),
-                        "--workers", str(args.workers)] + (["--limit", str(args.limit)] if args.limit else []))
+                        "--workers", str(args.workers)] + (["--limit", str(args.limit)] if args.limit else [])
+                       + (["--only", args.only] if args.only else []))
     coll = bootstrap(args.out, seed=args.seed, workers=args.workers, limit=args.limit, command=command,
-                     progress=progress)
+                     progress=progress, only=args.only, raw_dir=args.raw, debs_dir=args.debs,
+                     log=lambda msg: print(msg, file=sys.stderr))
     info = corpus_info(coll)
+    real = info.get("real_voices")
     print(f"{info['clips']} clips, {info['hours']} h, per split {info['per_split']} -> {args.out} "
-          f"({time.time() - t0:.0f} s)")
+          f"({time.time() - t0:.0f} s)" + (f"; real voices: {real['clips']} clips, speakers per split "
+                                           f"{real['speakers_per_split']}" if real else ""))
     return 0
 
 

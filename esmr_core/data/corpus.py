@@ -22,6 +22,11 @@ Splits
   sentences spoken by unseen voices. Lexically neutral sentences follow the same rule.
 
 Output: a "speech" collection (esmr_core.data.manifest) with 16 kHz mono FLAC clips under clips/.
+
+Real voices
+  The same collection also holds a real-voice part (esmr_core.data.realvoices: real human speech from Debian
+  packages made emotional by rule, rows with tts="real", clips under real/); `bootstrap(only=...)` builds one
+  part and keeps the other's rows.
 """
 from __future__ import annotations
 
@@ -258,15 +263,27 @@ def _worker_init() -> None:
 
 
 def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | None = None,
-              command: str | None = None, progress: Callable[[int, int], None] | None = None) -> Collection:
+              command: str | None = None, progress: Callable[[int, int], None] | None = None,
+              only: str | None = None, raw_dir: str | Path = "data/raw", debs_dir: str | Path = "data/debs",
+              log: Callable[[str], None] | None = None) -> Collection:
     """Build the corpus into folder `out` (a "speech" collection) and return it.
 
     workers: processes rendering clips (1 = in this process). limit: render only that many clips (for tests).
     progress(done, total) is called as clips finish.
+    only: None builds both parts, "synthetic" the TTS part (real-voice rows already there are kept), "real" the
+    real-voice part (esmr_core.data.realvoices; synthetic rows kept), whose Debian packages are unpacked under
+    raw_dir (downloaded into debs_dir when missing).
     """
+    from . import realvoices
+
+    if only not in (None, "synthetic", "real"):
+        raise EsmrError(f"unknown corpus part {only!r}; choose 'synthetic' or 'real' (or neither for both)")
     out = Path(out)
     if (out / "collection.json").exists() and load_collection(out).meta.get("builder") != "esmr corpus bootstrap":
         raise EsmrError(f"{out} holds another collection; choose an empty folder for the corpus")
+    if only == "real":
+        return realvoices.build(out, raw_dir=raw_dir, debs_dir=debs_dir, seed=seed, workers=workers, limit=limit,
+                                command=command, progress=progress, log=log)
     tts.espeak_binary()  # fail early with the install hint
     plan = plan_clips(seed=seed, limit=limit)
     t0 = time.time()
@@ -296,14 +313,25 @@ def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | 
         voices=[asdict(v) for v in VOICES], labels=list(EMOTIONS), sample_rate=tts.TARGET_SR,
         build_seconds=round(time.time() - t0, 1),
         note="synthetic speech (espeak-ng + piper joe); prosody per Juslin & Laukka 2003; see esmr_core.data.corpus")
-    coll.rows = sorted(rows, key=lambda r: r["id"])
+    real_rows: list[dict[str, Any]] = []
+    if (out / "collection.json").exists():  # keep the real-voice part (read just before writing)
+        old = load_collection(out)
+        real_rows = [r for r in old.rows if realvoices.is_real(r)]
+        if "real_voices" in old.meta:
+            coll.meta["real_voices"] = old.meta["real_voices"]
+    coll.rows = sorted(rows + real_rows, key=lambda r: r["id"])
     coll.save()
+    if only is None:
+        coll = realvoices.build(out, raw_dir=raw_dir, debs_dir=debs_dir, seed=seed, workers=workers, limit=limit,
+                                progress=progress, log=log)
     return coll
 
 
 # ---- summary ------------------------------------------------------------------------------------------
 def corpus_info(coll: Collection) -> dict[str, Any]:
-    """Counts per split, label, voice, engine and split x label; total hours."""
+    """Counts per split, label, voice, engine and split x label; total hours; the real-voice part's own counts."""
+    from .realvoices import is_real, real_info
+
     rows = coll.rows
     per_split_label: dict[str, dict[str, int]] = {}
     for r in rows:
@@ -318,4 +346,5 @@ def corpus_info(coll: Collection) -> dict[str, Any]:
         "per_split_label": {k: dict(v) for k, v in per_split_label.items()},
         "lexically_neutral": sum(bool(r.get("lexically_neutral")) for r in rows),
         "seed": coll.meta.get("seed"), "sentence_bank_sha256": coll.meta.get("sentence_bank_sha256"),
+        **({"real_voices": real_info(coll)} if any(is_real(r) for r in rows) else {}),
     }
