@@ -86,7 +86,8 @@ def test_settings_follow_the_profiles(plan):
 
 def test_tiny_bootstrap_builds_a_readable_collection(tmp_path):
     out = tmp_path / "corpus"
-    assert cli_main(["corpus", "bootstrap", "--out", str(out), "--limit", "14", "--workers", "1"]) == 0
+    assert cli_main(["corpus", "bootstrap", "--out", str(out), "--limit", "14", "--workers", "1",
+                     "--only", "synthetic"]) == 0
     coll = load_collection(out, kind="speech")
     assert len(coll) == 14
     assert coll.meta["seed"] == 0 and coll.meta["sentence_bank_sha256"] == C.bank_hash()
