@@ -37,6 +37,7 @@ from esmr_core.errors import EsmrError
 log = logging.getLogger("esmr.demo")
 MULTIPART_SLACK = 64 * 1024     # bytes of multipart framing allowed on top of one file in an upload request
 MEDIA_PREFIX = "media"
+PRUNE_AFTER_S = 5               # an empty upload folder is removed once it has been untouched this long
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
 mimetypes.add_type("audio/ogg", ".opus")
 
@@ -190,7 +191,8 @@ class UploadStore:
                 folder.rmdir()
 
     def sweep(self, max_age_s: float | None = None) -> int:
-        """Delete the uploads older than max_age_s (default limits.upload_max_age_s; 0: all). -> number deleted."""
+        """Delete the uploads older than max_age_s (default limits.upload_max_age_s; 0: all), then the empty
+        per-file folders left by any deletion (gradio's delete_cache too). -> number of uploads deleted."""
         age = self.limits.upload_max_age_s if max_age_s is None else max_age_s
         now, gone = time.time(), 0
         for p in self._tracked():
@@ -201,6 +203,12 @@ class UploadStore:
                 continue
             if old and self.discard(p):
                 gone += 1
+        # a folder untouched for PRUNE_AFTER_S: not one gradio has just made for a file it is about to move in
+        with contextlib.suppress(OSError), os.scandir(self.folder) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False) and now - entry.stat().st_mtime > PRUNE_AFTER_S:
+                        os.rmdir(entry.path)   # fails, harmlessly, when it is not empty
         return gone
 
     def reserve(self, nbytes: int) -> str | None:
