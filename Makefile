@@ -67,7 +67,9 @@ songs: setup
 	$(call need_debs,fluidsynth fluid-soundfont-gm)
 	$(BIN)/esmr songs build --out assets/songs
 
-# Synthesise the bootstrap emotional-speech corpus (not committed; ~15 min on 2 cores).
+# Build the bootstrap emotional-speech corpus into data/bootstrap (not committed): synthetic speech (espeak-ng +
+# piper, ~15 min on 2 cores) and real human speech from Debian packages made emotional by rule (the packages are
+# fetched into data/ with apt-get download + dpkg -x, no root; ~25 min). One part: add --only real (or synthetic).
 corpus: setup
 	$(call need_debs,espeak-ng)
 	$(BIN)/esmr corpus bootstrap --out data/bootstrap
