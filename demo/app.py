@@ -30,8 +30,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import gradio as gr  # noqa: E402
 
 from demo import views  # noqa: E402
-from demo.guard import (GENERIC_ERROR, GuardedBlocks, Limits, Media, ServerGuard, audio_payload,  # noqa: E402,F401
-                        checked, expect_count, lifespan_for, media_of, user_errors)
+from demo.guard import (AUDIO_SUFFIXES, GENERIC_ERROR, GuardedBlocks, Limits, Media,  # noqa: E402,F401
+                        ServerGuard, audio_payload, checked, expect_count, lifespan_for, media_of, user_errors)
 from esmr_core import inputs  # noqa: E402
 from esmr_core.errors import EsmrError  # noqa: E402
 from esmr_core.paths import assets_dir  # noqa: E402
@@ -39,7 +39,7 @@ from esmr_core.paths import assets_dir  # noqa: E402
 log = logging.getLogger("esmr.demo")
 TOP_K = 5
 QUEUE_MAX = Limits().queue_size   # requests waiting beyond this are refused with "queue full"
-AUDIO_EXTS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
+AUDIO_EXTS = AUDIO_SUFFIXES
 
 
 def plain_json(obj: Any) -> Any:

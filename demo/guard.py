@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import mimetypes
@@ -335,12 +336,14 @@ class GuardedBlocks(gr.Blocks):
             raise
 
 
+GENERIC_ERROR = ("Something went wrong on our side while processing this request (it has been logged). "
+                 "Try again, or try another clip.")
+
+
 def user_errors(fn):
     """EsmrError -> gr.Error with its message (shown in the page / raised as AppError in gradio_client); an input
     that is not usable audio -> RejectedInput (its upload is deleted); anything else is logged with its traceback
     and the user sees a generic message, never the traceback."""
-    import functools
-
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
@@ -355,10 +358,6 @@ def user_errors(fn):
             log.exception("unexpected error in %s", fn.__name__)
             raise gr.Error(GENERIC_ERROR, print_exception=False) from None
     return wrapper
-
-
-GENERIC_ERROR = ("Something went wrong on our side while processing this request (it has been logged). "
-                 "Try again, or try another clip.")
 
 
 # ---- the HTTP layer -----------------------------------------------------------------------------------------
