@@ -397,3 +397,73 @@ class Mate:
                 "probabilities": {e: float(p) for e, p in zip(cfg.emotions, probs)},
                 "arousal": float(out["arousal"][0, 0]), "valence": float(out["valence"][0, 0]),
                 "modalities": modalities}
+
+    @torch.no_grad()
+    def predict_dialogue(self, utterances: Sequence[np.ndarray], texts: Sequence[str | None] | None = None,
+                         context: int | None = None) -> list[dict[str, Any]]:
+        """Read a sequence of utterances as one dialogue: the LSTM runs over them in order, so utterance i is
+        read with the preceding ones as its context (the seed's dialogue setting; `predict` is a dialogue of one).
+
+        utterances: S mono float waveforms at 16 kHz; texts: S transcripts (None/"" = audio only) or None.
+        context: how many preceding utterances each reading sees (None = all of them: one pass over the whole
+        sequence; k: a window of the k previous utterances, so a reading does not depend on what was said
+        long before). Returns S dicts shaped like `predict`'s."""
+        cfg, n = self.config, len(utterances)
+        if n == 0:
+            return []
+        texts = list(texts) if texts is not None else [None] * n
+        if len(texts) != n:
+            raise EsmrError(f"predict_dialogue got {n} utterances but {len(texts)} transcripts")
+        if context is not None and int(context) < 0:
+            raise EsmrError(f"context must be None or a number of utterances >= 0, got {context}")
+        mels = lengths = None
+        if cfg.use_audio:
+            ms = []
+            for y in utterances:
+                y = np.asarray(y, np.float32)
+                if y.ndim != 1 or not np.isfinite(y).all():
+                    raise AudioError("MATE needs one channel of finite 16 kHz samples; downmix and resample first")
+                ms.append(mels_of(y, cfg, self._logmel))
+            lens = np.array([m.shape[1] for m in ms])
+            mels = np.zeros((n, ms[0].shape[0], lens.max()), np.float32)
+            for i, m in enumerate(ms):
+                mels[i, :, :lens[i]] = m
+            mels, lengths = torch.from_numpy(mels), torch.from_numpy(lens)
+        tvec = has = None
+        use = [bool(t and t.strip()) for t in texts]
+        if cfg.use_text:
+            tvec = torch.zeros(n, cfg.text_dim)
+            if any(use):
+                if self._text_encoder is None:
+                    self._text_encoder = get_text_encoder(cfg.text_encoder)
+                vecs = np.asarray(self._text_encoder.encode_texts([t for t, u in zip(texts, use) if u]), np.float32)
+                tvec[torch.tensor(use)] = torch.from_numpy(vecs)
+            has = torch.tensor(use)
+        elif not cfg.use_audio:  # pragma: no cover - MateConfig forbids it
+            raise EsmrError("this MATE model has no input branch")
+        if not cfg.use_audio and not all(use):
+            raise EsmrError("this MATE model reads text only; give a transcript for every utterance")
+        if context is None or int(context) + 1 >= n:   # one dialogue of all S utterances
+            out = self.model(mels, lengths, tvec, has, seq_lengths=torch.tensor([n]), seq_shape=(1, n))
+            probs, aro, val = out["probs"][0], out["arousal"][0], out["valence"][0]
+        else:   # S dialogues: utterance i with its k predecessors, read at its own (last) step
+            k = int(context) + 1
+            rows = np.array([[max(0, i - k + 1) + j for j in range(k)] for i in range(n)])   # (S, k)
+            seq = np.minimum(np.arange(n) + 1, k)
+            rows = np.minimum(rows, np.arange(n)[:, None])                                   # pad with row i
+            flat = torch.from_numpy(rows.reshape(-1))
+            pick = lambda t: None if t is None else t[flat]                                  # noqa: E731
+            out = self.model(pick(mels), pick(lengths), pick(tvec), pick(has),
+                             seq_lengths=torch.from_numpy(seq), seq_shape=(n, k))
+            last = torch.from_numpy(seq - 1)[:, None]
+            probs = out["probs"].gather(1, last[..., None].expand(-1, -1, out["probs"].shape[-1]))[:, 0]
+            aro, val = out["arousal"].gather(1, last)[:, 0], out["valence"].gather(1, last)[:, 0]
+        mods = (["audio"] if cfg.use_audio else [])
+        res = []
+        for i in range(n):
+            p = probs[i].numpy()
+            res.append({"label": cfg.emotions[int(p.argmax())],
+                        "probabilities": {e: float(x) for e, x in zip(cfg.emotions, p)},
+                        "arousal": float(aro[i]), "valence": float(val[i]),
+                        "modalities": mods + (["text"] if cfg.use_text and use[i] else [])})
+        return res
