@@ -198,6 +198,14 @@ class Service:
             "truncated": bool(clip.truncated),
         }
 
+    # ---- long recordings -----------------------------------------------------------------------------------
+    def analyze_timeline(self, source: Any, progress=None, **options: Any) -> dict[str, Any]:
+        """The emotion arc of a recording of up to 10 minutes and a soundtrack that follows it: utterances,
+        sections, cue sheet (esmr_core.timeline.analyze_timeline; options: script, asr, top_k, min_section_s, ...)."""
+        from .timeline import analyze_timeline
+
+        return analyze_timeline(self, source, progress=progress, **options)
+
     # ---- map -----------------------------------------------------------------------------------------------
     def map_figure(self, result: dict[str, Any] | None = None, labels=None, kinds=None):
         q = (result["map"]["x"], result["map"]["y"]) if result else None

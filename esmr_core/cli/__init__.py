@@ -12,7 +12,7 @@ from ..errors import EsmrError
 
 # Modules under esmr_core.cli, each exposing register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
-    "analyze", "sing", "catalog", "songs", "corpus", "dataset", "train", "evaluate", "index", "mate",
+    "analyze", "sing", "catalog", "songs", "corpus", "dataset", "train", "evaluate", "index", "mate", "timeline",
 )
 
 
