@@ -32,6 +32,7 @@ import gradio as gr  # noqa: E402
 from demo import views  # noqa: E402
 from demo.guard import (AUDIO_SUFFIXES, GENERIC_ERROR, GuardedBlocks, Limits, Media,  # noqa: E402,F401
                         ServerGuard, audio_payload, checked, expect_count, lifespan_for, media_of, user_errors)
+from demo.timeline_tab import timeline_tab  # noqa: E402
 from esmr_core import inputs  # noqa: E402
 from esmr_core.errors import EsmrError  # noqa: E402
 from esmr_core.paths import assets_dir  # noqa: E402
@@ -298,6 +299,8 @@ def build_app(service=None, limits: Limits | None = None) -> GuardedBlocks:
                 voice_tab(service, media)
             with gr.Tab("Sing → Songs", id="sing"):
                 sing_tab(service, media)
+            with gr.Tab("Timeline", id="timeline"):
+                timeline_tab(service, media)
             with gr.Tab("Explore", id="explore"):
                 explore_tab(service)
             with gr.Tab("About", id="about"):

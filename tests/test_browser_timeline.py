@@ -1,0 +1,118 @@
+"""The Timeline view driven as a person would (headless Debian chromium, playwright; recipe as in test_browser.py).
+
+Uploads a synthesised calm -> angry -> happy recording with its script, watches the progress, then checks that
+the page shows the sections the service computes, plays an utterance clicked in the strip and a section with its
+music, and offers the cue sheet for download. The screenshot (test-artifacts/tab-timeline.png) is the README's.
+"""
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import soundfile as sf
+
+from esmr_core import timeline as T
+from esmr_core.paths import REPO_ROOT
+
+from test_timeline import SR, synth_recording
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+SLOW = 180_000   # ms: a timeline on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    y, joins, script, _ = synth_recording()
+    path = tmp_path_factory.mktemp("tl-browser") / "three-passages.wav"
+    sf.write(path, y, SR, subtype="PCM_16")
+    return types.SimpleNamespace(path=path, joins=joins, script=script)
+
+
+@pytest.fixture(scope="module")
+def page(app_url):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        pg = context.new_page()
+        hosts: set[str] = set()
+        pg.on("request", lambda req: hosts.add("127.0.0.1" if req.url.startswith(("data:", "blob:"))
+                                               else urlparse(req.url).hostname or req.url))
+        pg.goto(app_url, wait_until="load")
+        pg.get_by_role("tab", name="Timeline").click()
+        pg.locator("#tl-btn").wait_for(timeout=60_000)
+        try:
+            yield types.SimpleNamespace(page=pg, hosts=hosts)
+        finally:
+            browser.close()
+
+
+def test_timeline_view_shows_plays_and_offers_the_cue_sheet(page, svc, recording):
+    pg = page.page
+    root = pg.locator("#tl-audio")
+    root.get_by_role("button", name="Upload file").click()
+    root.locator("input[type=file]").set_input_files(str(recording.path))
+    root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
+    pg.locator("#tl-script textarea").fill(recording.script)
+    expected = svc.analyze_timeline(str(recording.path), script=recording.script)
+    pg.locator("#tl-btn").click()
+    # progress while it works: the per-utterance messages of the analysis
+    pg.get_by_text("reading utterance", exact=False).first.wait_for(timeout=SLOW)
+    n = len(expected["sections"])
+    pg.locator(f"#tl-sections [data-testid='cell-{n - 1}-3']").wait_for(timeout=SLOW)
+    shown = [[pg.locator(f"#tl-sections [data-testid='cell-{r}-{c}']").inner_text().strip() for c in (3, 6)]
+             for r in range(n)]
+    assert shown == [[s["emotion"], s["track"]["title"]] for s in expected["sections"]]
+    assert n == 3
+    assert f"{n} sections" in pg.locator("#tl-summary").inner_text()
+    pg.locator("#tl-plot .js-plotly-plot").wait_for(timeout=30_000)
+    # the strip: one box per utterance, in the section's colour band; a click plays that utterance
+    segs = pg.locator("#tl-strip [data-seg]")
+    assert segs.count() == len(expected["segments"])
+    segs.nth(5).click()
+    pg.locator("#tl-segment-player [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    assert "Utterance 6" in pg.locator("#tl-segment-info").inner_text()
+    # a section with its music, and its track alone (the first section is preselected: choose the last)
+    pg.locator("#tl-section-pick input").click()
+    pg.locator("ul[role=listbox] li").nth(n - 1).click()
+    pg.locator("#tl-mix-player [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    pg.locator("#tl-track-player [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    pg.get_by_text(f"Section {n}", exact=False).first.wait_for(timeout=30_000)
+    # the cue sheet files: the CSV holds the sections the service computed
+    link = pg.locator("#tl-cues a[href*='cue-sheet.csv']").first
+    link.wait_for(state="attached", timeout=30_000)
+    cues = T.read_cue_csv(pg.request.get(link.get_attribute("href")).text())
+    keys = ("section", "start_s", "end_s", "emotion", "track", "track_id")
+    assert [{k: c[k] for k in keys} for c in cues] == [{k: c[k] for k in keys} for c in expected["cues"]]
+    assert all(c["file"].startswith("media/music/") for c in cues)   # a URL of the app, not a server path
+    assert "Traceback" not in pg.locator("body").inner_text()
+    pg.screenshot(path=str(ARTIFACTS / "tab-timeline.png"), full_page=True)
+
+
+def test_timeline_error_is_readable(page, tmp_path):
+    pg = page.page
+    bad = tmp_path / "minutes.wav"
+    bad.write_text("minutes of the meeting, not a recording\n" * 20)
+    root = pg.locator("#tl-audio")
+    clear = root.get_by_role("button", name="Clear")
+    if clear.count():
+        clear.first.click()
+    root.get_by_role("button", name="Upload file").click()
+    root.locator("input[type=file]").set_input_files(str(bad))
+    pg.wait_for_timeout(1500)
+    pg.locator("#tl-btn").click()
+    pg.get_by_text("is not an audio file", exact=False).first.wait_for(timeout=SLOW)
+    assert "Traceback" not in pg.locator("body").inner_text()
+
+
+def test_timeline_page_requests_nothing_outside_loopback(page):
+    assert page.hosts and page.hosts <= {"127.0.0.1"}, sorted(page.hosts - {"127.0.0.1"})
