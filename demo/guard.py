@@ -68,13 +68,15 @@ class Limits:
     api_body_bytes: int = 256 * 1024                # any other request body (a 2,000-character transcript is < 25 KB)
     queue_size: int = 32                            # requests waiting beyond this are refused with "queue full"
     concurrency: int = 2                            # analyses run at once (one per core here)
+    sessions: int = 300                             # sessions whose state is kept (~180 KB each; gradio: 10,000)
 
     @classmethod
     def from_env(cls) -> Limits:
         return cls(upload_store_bytes=_env_int("ESMR_UPLOAD_STORE_MB", 512) * 2**20,
                    upload_max_age_s=_env_int("ESMR_UPLOAD_MAX_AGE_S", 600),
                    queue_size=_env_int("ESMR_QUEUE_SIZE", 32),
-                   concurrency=_env_int("ESMR_CONCURRENCY", 2))
+                   concurrency=_env_int("ESMR_CONCURRENCY", 2),
+                   sessions=_env_int("ESMR_SESSIONS", 300))
 
 
 # ---- the audio a client may fetch ---------------------------------------------------------------------------

@@ -222,7 +222,7 @@ def tight(svc):
     from demo.app import Limits, build_app, launch
 
     limits = Limits(upload_file_bytes=64 * 1024, upload_store_bytes=160 * 1024, upload_store_files=6,
-                    upload_max_age_s=2, sweep_every_s=1)
+                    upload_max_age_s=2, sweep_every_s=1, sessions=3)
     demo = build_app(svc, limits)
     _, url, _ = launch(demo, "127.0.0.1", free_port(), prevent_thread_lock=True, quiet=True)
     try:
@@ -290,6 +290,15 @@ def test_a_rejected_non_audio_upload_is_deleted_at_once(app_url):
     kind, message = call(url, "analyze", [ref, "", False])
     assert kind == "error" and "is not an audio file: it contains text" in message
     assert not os.path.exists(ref["path"]) and not os.path.exists(os.path.dirname(ref["path"]))
+
+
+def test_session_state_is_capped(tight):
+    """Each raw API call is a gradio session of its own, holding a copy of the page's config: capped, the memory
+    stays flat under API traffic (gradio's default keeps 10,000)."""
+    demo, url = tight
+    for _ in range(6):
+        assert call(url, "analyze", [None, "", False])[0] == "error"
+    assert 1 <= len(demo.state_holder.session_data) <= 3
 
 
 def test_uploads_are_deleted_when_the_server_stops(svc):
