@@ -16,7 +16,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench soak setup sysdeps-test catalog songs corpus ablation mate-tables clean
+.PHONY: demo test test-fast bench soak setup sysdeps-test catalog songs corpus ablation mate-tables realvoice clean
 
 setup: $(STAMP)
 
@@ -82,6 +82,13 @@ ablation: setup
 
 mate-tables: setup
 	$(BIN)/python scripts/mate_tables.py --epochs 5
+
+# The real-voice benchmark (issue #11) of the shipped checkpoints: Hedgewars actors' lines and the French/Italian
+# asterisk prompts (fetched into data/ with apt-get download + dpkg -x, no root), controlled prosody, channels,
+# music response, example voices -> bench/realvoice.json + docs/realvoice.md (~5 min on 2 cores).
+# Other models: make realvoice REALVOICE_ARGS="--checkpoint runs/x/checkpoint --mate-checkpoint runs/m/checkpoint"
+realvoice: setup
+	$(BIN)/python bench/realvoice.py --out bench/realvoice.json --markdown docs/realvoice.md $(REALVOICE_ARGS)
 
 clean:
 	rm -rf .pytest_cache .gradio build *.egg-info
