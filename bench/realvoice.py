@@ -48,6 +48,14 @@ def _rel(path: Path) -> str:
         return Path(path).name
 
 
+def _shown(path: Path) -> str:
+    """A path for a message on this machine: relative to the repository when inside it, else absolute."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO.resolve()))
+    except ValueError:
+        return str(Path(path).resolve())
+
+
 def _r(x: Any, nd: int = 4) -> Any:
     return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(float(x), nd)
 
@@ -66,6 +74,7 @@ def fetch_packages(data_dir: Path, debs: tuple[str, ...], allow: bool) -> dict[s
             status[deb] = "missing: fetching disabled (--no-fetch)"
             continue
         store.mkdir(parents=True, exist_ok=True)
+        raw.mkdir(parents=True, exist_ok=True)              # dpkg -x creates the last folder only
         try:
             subprocess.run(["apt-get", "download", deb], cwd=store, check=True, capture_output=True, timeout=600)
             got = sorted(store.glob(f"{deb}_*.deb"))
@@ -79,7 +88,7 @@ def fetch_packages(data_dir: Path, debs: tuple[str, ...], allow: bool) -> dict[s
             status[deb] = f"missing: apt-get could not fetch it ({why})"
             print(f"[realvoice] could not fetch Debian package {deb}: {why}; its part of the benchmark is "
                   "skipped (run on a Debian/Ubuntu machine with apt sources, or unpack it into "
-                  f"{_rel(raw / deb)})", file=sys.stderr)
+                  f"{_shown(raw / deb)})", file=sys.stderr)
     return status
 
 

@@ -403,3 +403,38 @@ def test_benchmark_end_to_end_on_a_tiny_voice_folder(tmp_path):
     assert {t["id"] for t in r["thresholds"]} == {t[0] for t in rv.THRESHOLDS}
     text = md.read_text(encoding="utf-8")
     assert "## (b) Controlled prosody" in text and "## (c) Channel" in text and "## (e)" in text
+
+
+def test_fetch_downloads_and_unpacks_with_apt_get(tmp_path, monkeypatch):
+    """The fetch step runs `apt-get download` in data/debs and `dpkg -x` into data/raw/<package>; here apt-get is a
+    stand-in that hands over a tiny package built in the test (no network), dpkg is the real one."""
+    import shutil
+    import subprocess
+
+    if not (shutil.which("dpkg-deb") and shutil.which("dpkg")):
+        pytest.skip("dpkg is not installed")
+    root = tmp_path / "pkg"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text("Package: hedgewars-data\nVersion: 9.9-1\nArchitecture: all\n"
+                                             "Maintainer: test <t@example.org>\nDescription: test package\n")
+    (root / "usr" / "share").mkdir(parents=True)
+    (root / "usr" / "share" / "hello.txt").write_text("hi")
+    store = tmp_path / "repo"
+    store.mkdir()
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root),
+                    str(store / "hedgewars-data_9.9-1_all.deb")], check=True, capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text(f'#!/bin/sh\n[ "$1" = download ] && cp "{store}/$2"_*.deb . || {{ echo "E: Unable to locate '
+                    f'package $2" >&2; exit 100; }}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    bench = _bench()
+    data = tmp_path / "data"
+    status = bench.fetch_packages(data, ("hedgewars-data", "no-such-package"), allow=True)
+    assert status["hedgewars-data"] == "fetched"
+    assert (data / "raw" / "hedgewars-data" / "usr" / "share" / "hello.txt").read_text() == "hi"
+    assert bench.deb_version(data, "hedgewars-data") == "9.9-1"
+    assert status["no-such-package"].startswith("missing: apt-get could not fetch it (E: Unable to locate")
+    assert bench.fetch_packages(data, ("hedgewars-data",), allow=True)["hedgewars-data"] == "present"
