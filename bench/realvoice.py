@@ -762,7 +762,9 @@ def main(argv: list[str] | None = None) -> int:
     parts = {p.strip() for p in args.parts.split(",") if p.strip()}
     if parts - set(PARTS):
         ap.error(f"unknown part(s) {sorted(parts - set(PARTS))}; choose from {', '.join(PARTS)}")
-    fetched = fetch_packages(args.data, rv.BENCH_DEBS, allow=not args.no_fetch)
+    needed = [d for d in rv.BENCH_DEBS
+              if ("acted" in parts if d == rv.HEDGEWARS_DEB else bool({"prosody", "channel"} & parts))]
+    fetched = fetch_packages(args.data, tuple(needed), allow=not args.no_fetch)
     raw = args.data / "raw"
 
     t = time.perf_counter()
@@ -787,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     t = time.perf_counter()
     if "acted" not in parts:
         result["acted"] = {"skipped": "not asked for (--parts)"}
-    elif fetched[rv.HEDGEWARS_DEB].startswith("missing"):
+    elif fetched.get(rv.HEDGEWARS_DEB, "").startswith("missing"):
         result["acted"] = {"skipped": fetched[rv.HEDGEWARS_DEB]}
     else:
         acted = run_acted(svc, raw, energy, min_voiced)
