@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip "setuptools<81" wheel
 	# The CPU wheel of torch first: any other spec pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install -q --disable-pip-version-check $(TORCH_SPEC)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[train,test]"
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[train,test,scale]"
 	@! $(BIN)/python -m pip show -q torchaudio 2>/dev/null || (echo "torchaudio got installed; it breaks transformers here: remove it" && exit 1)
 	@touch $(STAMP)
 

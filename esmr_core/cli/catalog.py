@@ -1,4 +1,5 @@
-"""`esmr catalog build SRC... --out DIR` and `esmr catalog info [DIR] [--json]`."""
+"""`esmr catalog build SRC... --out DIR [--engine ray [--address ADDR] [--workers N]] [--format F]` and
+`esmr catalog info [DIR] [--json]`."""
 from __future__ import annotations
 
 import argparse
@@ -22,6 +23,16 @@ def register(subparsers) -> None:
     b.add_argument("--artist", default=None, help="artist recorded for every track (default unknown)")
     b.add_argument("--name", default="music", help="catalogue name stored in collection.json")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a Ray Data pipeline (needs the [scale] extra)")
+    b.add_argument("--address", default=None,
+                   help="with --engine ray: the Ray cluster to run on (e.g. ray://head:10001 or auto); "
+                        "default: a local Ray started for the build")
+    b.add_argument("--workers", type=int, default=None,
+                   help="with --engine ray: analysis actors (default: every CPU Ray has)")
+    b.add_argument("--format", dest="storage", choices=("auto", "jsonl", "parquet"), default="auto",
+                   help="how the catalogue is stored: jsonl (manifest.jsonl + features.npz), parquet "
+                        "(tracks.parquet) or auto (parquet from 20000 tracks on; default)")
     b.set_defaults(func=_build)
 
     i = sub.add_parser("info", help="summarise a catalogue (default: the bundled one)")
@@ -31,26 +42,40 @@ def register(subparsers) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from ..data.catalog import build_catalog, catalog_info, scan_folders
+    from ..data.catalog import build_catalog, scan_folders
 
+    from ..errors import EsmrError
+
+    if args.engine == "local" and (args.address or args.workers):
+        raise EsmrError("--address and --workers go with --engine ray")
     tracks = scan_folders(args.sources, licence=args.licence, artist=args.artist)
     rep = build_catalog(tracks, args.out, excerpt_seconds=args.excerpt_seconds, bitrate_kbps=args.bitrate_kbps,
-                        name=args.name, progress=not args.quiet)
+                        name=args.name, progress=not args.quiet, engine=args.engine, address=args.address,
+                        workers=args.workers, storage=args.storage)
     for line in rep.failed:
         print(f"skipped {line}", file=sys.stderr)
-    info = catalog_info(args.out)
+    info = _catalog_info(args.out)
     print(f"{args.out}: {rep.tracks} tracks ({rep.processed} analysed, {rep.reused} unchanged, "
           f"{rep.duplicates} duplicates, {len(rep.failed)} unreadable), {info['size_mb']} MB")
     return 0
 
 
-def _info(args: argparse.Namespace) -> int:
+def _catalog_info(root) -> dict:
+    """catalog_info for either storage format (Parquet catalogues are summarised column-wise in Arrow)."""
+    from ..data import store
     from ..data.catalog import catalog_info
+
+    if store.catalog_format(root) == "parquet":
+        return store.table_info(root)
+    return catalog_info(root)
+
+
+def _info(args: argparse.Namespace) -> int:
     from ..errors import EsmrError
 
     root = args.dir or default_catalog_dir()
     try:
-        info = catalog_info(root)
+        info = _catalog_info(root)
     except (FileNotFoundError, ValueError) as exc:
         raise EsmrError(f"{exc}") from None
     if args.json:

@@ -10,6 +10,9 @@ Building is incremental and atomic:
 - excerpt file names carry that key, so a rebuild never overwrites a file the old manifest references; the
   manifest is written last (Collection.save, atomic) and only then are unreferenced excerpts deleted. An
   interrupted build therefore leaves the previous catalogue intact.
+- the per-track step (`analyse_job`) is shared by the local engine (this process) and the Ray engine
+  (data/catalog_ray.py); hashing, reuse, ids and the files written are decided here for both.
+- large catalogues are stored as Parquet instead of manifest.jsonl + features.npz (data/store.py).
 
 Mood calibration: vibenet's valence leans dark on game/orchestral music, so raw values put almost every track
 into 2-3 moods. Rows store the raw scores (`valence_raw`, `energy_raw`) and the within-catalogue percentile of
@@ -298,16 +301,18 @@ def _save_features(root: Path, ids: list[str], mat: np.ndarray, enc_name: str, e
 
 def _previous(root: Path) -> tuple[dict[str, dict[str, Any]], dict[str, np.ndarray]]:
     """Previous rows by content_key (only those whose excerpt still exists) and their feature vectors."""
+    from . import store
+
     try:
-        old = load_collection(root, kind="music")
+        old = store.open_catalog(root)
     except (FileNotFoundError, ValueError):
         return {}, {}
-    rows = {r["content_key"]: r for r in old.rows if "content_key" in r and old.path(r).is_file()}
     try:
-        ids, mat, _ = load_features(root)
-        vecs = dict(zip(ids, mat))
+        ids, mat = (old.ids(), old.features()) if isinstance(old, store.TrackTable) else load_features(root)[:2]
+        vecs = dict(zip((str(i) for i in ids), mat))
     except (EsmrError, OSError, KeyError, ValueError):
         vecs = {}
+    rows = {r["content_key"]: r for r in old.rows if "content_key" in r and old.path(r).is_file()}
     return {k: r for k, r in rows.items() if r["id"] in vecs}, vecs
 
 
@@ -333,18 +338,63 @@ def _analyse(track: SourceTrack, root: Path, rel_path: str, excerpt_s: float, bi
     return fields, vec
 
 
+def analyse_job(path: Path, key: str, root: Path, excerpt_s: float, bitrate_kbps: float,
+                encoder) -> tuple[dict[str, Any] | None, np.ndarray | None, str | None]:
+    """The per-track step both engines run: (row fields, feature vector, None), or (None, None, reason) for a
+    file that cannot be used. The excerpt goes to a pending name (excerpts/.pending-KEY.opus) that the build
+    renames once the track's id is known."""
+    from threadpoolctl import threadpool_limits
+
+    rel = f"excerpts/.pending-{key}.opus"
+    try:
+        # one BLAS/OpenMP thread: the sums then run in the same order in every process, so both engines
+        # (a Ray worker gets other thread settings than this process) give bit-identical features
+        with threadpool_limits(limits=1):
+            fields, vec = _analyse(SourceTrack(Path(path), ""), Path(root), rel, excerpt_s, bitrate_kbps, encoder)
+    except AudioError as exc:
+        return None, None, f"{path}: {exc}"
+    fields["path"] = rel
+    return fields, vec, None
+
+
+class _LocalEngine:
+    """Hash and analyse in this process, one track after another."""
+
+    def __init__(self, encoder, progress: bool):
+        self.encoder, self.progress = encoder, progress
+
+    def hash_files(self, paths: list[Path]) -> list[str]:
+        return [file_sha256(p) for p in paths]
+
+    def analyse(self, jobs: list[tuple[Path, str]], root: Path, excerpt_s: float, bitrate_kbps: float):
+        from tqdm import tqdm
+
+        return {key: analyse_job(path, key, root, excerpt_s, bitrate_kbps, self.encoder)
+                for path, key in tqdm(jobs, desc="catalogue", unit="track", file=sys.stderr,
+                                      disable=not self.progress)}
+
+
 def build_catalog(tracks: Iterable[SourceTrack], out_dir: str | Path, *, excerpt_seconds: float = 30.0,
                   bitrate_kbps: float = 48.0, name: str = "music", progress: bool = True,
-                  meta: dict[str, Any] | None = None) -> BuildReport:
+                  meta: dict[str, Any] | None = None, engine: str = "local", address: str | None = None,
+                  workers: int | None = None, storage: str = "auto") -> BuildReport:
     """Build or update the catalogue in `out_dir` from `tracks`; returns counts of what was done.
 
     Files with the same bytes as an earlier one are skipped; unreadable files are reported in
     `report.failed` and skipped. Raises EsmrError when nothing usable remains.
+    engine: "local" (this process) or "ray" (data/catalog_ray.py: hashing and analysis as a Ray Data pipeline,
+    on the cluster at `address` or a local Ray started for the build with `workers` CPUs); both give the same
+    catalogue. storage: "jsonl", "parquet" or "auto" (data/store.py).
     """
-    from tqdm import tqdm
+    from contextlib import nullcontext
+
+    from . import store
 
     if excerpt_seconds < 5:
         raise EsmrError(f"--excerpt-seconds must be at least 5 (got {excerpt_seconds})")
+    if engine not in ("local", "ray"):
+        raise EsmrError(f"--engine must be local or ray, got {engine!r}")
+    store.choose_format(storage, 0)                                  # a bad value fails before any work
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     tracks = list(tracks)
@@ -353,18 +403,27 @@ def build_catalog(tracks: Iterable[SourceTrack], out_dir: str | Path, *, excerpt
     encoder = _music_encoder()
     skey = settings_key(excerpt_seconds, bitrate_kbps, encoder.name, str(encoder.version))
     old_rows, old_vecs = _previous(root)
-    report, rows, vecs = BuildReport(), [], []
-    seen_sha: set[str] = set()
-    used_ids: set[str] = set()
-    for track in tqdm(tracks, desc="catalogue", unit="track", file=sys.stderr, disable=not progress):
-        sha = file_sha256(track.path)
-        if sha in seen_sha:
-            report.duplicates += 1
-            continue
-        seen_sha.add(sha)
-        key = f"{sha[:16]}-{skey}"
+    if engine == "ray":
+        from .catalog_ray import RayEngine
+
+        runner = RayEngine(address=address, workers=workers, progress=progress)
+    else:
+        runner = _LocalEngine(encoder, progress)
+    with runner if engine == "ray" else nullcontext():
+        shas = runner.hash_files([t.path for t in tracks])
+        report, plan, seen_sha = BuildReport(), [], set()
+        for track, sha in zip(tracks, shas):
+            if sha in seen_sha:
+                report.duplicates += 1
+                continue
+            seen_sha.add(sha)
+            key = f"{sha[:16]}-{skey}"
+            plan.append((track, sha, key, old_rows.get(key)))
+        jobs = [(track.path, key) for track, _, key, prev in plan if prev is None]
+        results = runner.analyse(jobs, root, excerpt_seconds, bitrate_kbps) if jobs else {}
+    rows, vecs, used_ids = [], [], set()
+    for track, sha, key, prev in plan:           # ids in input order, exactly as a one-pass build gives them
         title = track.title or _title_from_path(track.path)
-        prev = old_rows.get(key)
         base = prev["id"] if prev and prev["id"] not in used_ids else f"{_slug(track.source)}-{_slug(title)}"
         rid, n = base, 2
         while rid in used_ids:
@@ -375,30 +434,39 @@ def build_catalog(tracks: Iterable[SourceTrack], out_dir: str | Path, *, excerpt
             vec = old_vecs[prev["id"]]
             report.reused += 1
         else:
-            rel = f"excerpts/{rid}-{key[:10]}.opus"
-            try:
-                fields, vec = _analyse(track, root, rel, excerpt_seconds, bitrate_kbps, encoder)
-            except AudioError as exc:
-                report.failed.append(f"{track.path}: {exc}")
+            fields, vec, error = results[key]
+            if error is not None:
+                report.failed.append(error)
                 continue
+            rel = f"excerpts/{rid}-{key[:10]}.opus"
+            os.replace(root / fields["path"], root / rel)
             fields["path"] = rel
             report.processed += 1
         used_ids.add(rid)
         rows.append({**track.extra, **fields, "id": rid, "title": title, "artist": track.artist or "unknown",
                      "licence": track.licence or "unknown", "source": track.source,
                      "original_path": str(track.path), "content_sha256": sha, "content_key": key})
-        vecs.append(vec)
+        vecs.append(np.asarray(vec, dtype=np.float32))
     if not rows:
         raise EsmrError("none of the audio files could be read: " + "; ".join(report.failed[:3]))
     calibrate(rows)
-    _save_features(root, [r["id"] for r in rows], np.stack(vecs), encoder.name, str(encoder.version))
+    mat = np.stack(vecs)
+    fmt = store.choose_format(storage, len(rows))
     col = new_collection(root, "music", name=name, excerpt_seconds=excerpt_seconds, bitrate_kbps=bitrate_kbps,
-                         encoder=encoder.name, encoder_version=str(encoder.version), features=FEATURES_FILE,
+                         encoder=encoder.name, encoder_version=str(encoder.version),
+                         features=FEATURES_FILE if fmt == "jsonl" else "tracks.parquet:features",
                          calibration="valence/energy = within-catalogue percentile of vibenet valence_raw/"
                                      "energy_raw, (rank+0.5)/n; mood = emotion.mood_from_va(valence, energy)",
-                         **(meta or {}))
-    col.rows = rows
-    col.save()                      # manifest last: until here the previous catalogue stays valid
+                         format=fmt, **(meta or {}),
+                         fingerprint=store.fingerprint([r["id"] for r in rows], [r["content_key"] for r in rows],
+                                                       mat))
+    if fmt == "parquet":                # table, then collection.json: until then the previous catalogue stays valid
+        store.save_parquet_catalog(root, "music", col.meta, rows, mat)
+    else:
+        _save_features(root, [r["id"] for r in rows], mat, encoder.name, str(encoder.version))
+        col.rows = rows
+        col.save()                      # manifest last: until here the previous catalogue stays valid
+    store.remove_other_format(root, fmt)
     _remove_unreferenced(root, {r["path"] for r in rows})
     report.tracks = len(rows)
     return report

@@ -116,6 +116,9 @@ def load_collection(root: str | Path, kind: str | None = None) -> Collection:
     found = meta.get("kind")
     if kind is not None and found != kind:
         raise ValueError(f"{root} holds a {found!r} collection, expected {kind!r}")
+    if meta.get("format") == "parquet":   # large catalogues: data/store.py opens them without a dict per row
+        raise ValueError(f"{root} is a Parquet catalogue: open it with esmr_core.data.store.open_catalog (or "
+                         "rebuild it with `esmr catalog build --format jsonl`)")
     rows = read_jsonl(root / "manifest.jsonl") if (root / "manifest.jsonl").is_file() else []
     return Collection(root=root, kind=found, meta=meta, rows=rows)
 
