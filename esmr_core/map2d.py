@@ -6,6 +6,11 @@ by interpolating the 2-D coordinates of its nearest reference points in the embe
 over cosine similarities of the k nearest), which is what UMAP's own `transform` initialises with before
 its optimisation epochs; it costs well under a millisecond and needs no numba compilation per request.
 Saved as `map.npz` (coordinates, reference embeddings) + `map.json` (labels, kinds, names, ids, settings).
+
+Large catalogues: the map is fitted over a sample of the catalogue (`esmr index build --map-sample`, 2000
+tracks by default) and the reference voices; `info` records what it was built from (catalogue fingerprint,
+sampled row positions). A query's retrieved tracks that are not in the sample are placed the same way as the
+query and drawn on top (`figure(extra_points=...)`), so the map always shows the query's neighbours.
 """
 from __future__ import annotations
 
@@ -30,13 +35,15 @@ class Map2D:
     """UMAP map of reference embeddings; `transform` places new embeddings (B, D) -> (B, 2)."""
 
     def __init__(self, n_neighbors: int = 100, min_dist: float = 0.5, metric: str = "cosine",
-                 random_state: int = 0, place_k: int = 8, place_temperature: float = 0.05):
+                 random_state: int = 0, place_k: int = 8, place_temperature: float = 0.05,
+                 info: dict | None = None):
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
         self.random_state = random_state
         self.place_k = place_k                    # neighbours used to place a query
         self.place_temperature = place_temperature  # softmax temperature over their cosine similarities
+        self.info = dict(info or {})              # provenance saved with the map (catalogue fingerprint, sample)
 
     def fit(self, embeddings: np.ndarray, labels: Sequence[str], kinds: Sequence[str],
             names: Sequence[str] | None = None, ids: Sequence[str] | None = None) -> "Map2D":
@@ -76,6 +83,7 @@ class Map2D:
             "params": {k: getattr(self, k) for k in ("n_neighbors", "min_dist", "metric", "random_state",
                                                      "place_k", "place_temperature")},
             "labels": self.labels_, "kinds": self.kinds_, "names": self.names_, "ids": self.ids_,
+            "info": self.info,
         }
         (folder / "map.json").write_text(json.dumps(meta, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -83,7 +91,7 @@ class Map2D:
     def load(cls, folder: str | Path) -> "Map2D":
         folder = Path(folder)
         meta = json.loads((folder / "map.json").read_text(encoding="utf-8"))
-        self = cls(**meta["params"])
+        self = cls(**meta["params"], info=meta.get("info"))
         with np.load(folder / "map.npz", allow_pickle=False) as data:
             self.coords_ = data["coords"].astype(np.float32)
             self.embeddings_ = l2_normalize(data["embeddings"].astype(np.float32))
@@ -93,11 +101,14 @@ class Map2D:
 
     def figure(self, query_xy: Sequence[float] | None = None, query_label: str | None = None,
                labels: Sequence[str] | None = None, kinds: Sequence[str] | None = None,
-               highlight_ids: Sequence[str] = (), title: str | None = None):
+               highlight_ids: Sequence[str] = (), title: str | None = None,
+               extra_points: Sequence[dict] = ()):
         """Plotly figure: music = circles, speech = stars, coloured by emotion; the query as a large marker.
 
         labels / kinds filter which reference points are drawn; highlight_ids get a black outline
-        (e.g. the retrieved tracks). Each point's `customdata` is its id (for click-to-play).
+        (e.g. the retrieved tracks). extra_points: items not on the map ({"x", "y", "label", "name", "id"},
+        e.g. retrieved tracks outside the map's sample), drawn outlined as one "retrieved" trace.
+        Each point's `customdata` is its id (for click-to-play).
         """
         import plotly.graph_objects as go
 
@@ -120,6 +131,16 @@ class Map2D:
                                       color=["#000000" if self.ids_[i] in highlight else "#ffffff" for i in rows])),
                 text=[self.names_[i] for i in rows], customdata=[self.ids_[i] for i in rows],
                 hovertemplate="%{text}<br>" + f"{kind} · {lab}<extra></extra>",
+            ))
+        if extra_points:
+            fig.add_trace(go.Scatter(
+                x=[p["x"] for p in extra_points], y=[p["y"] for p in extra_points], mode="markers",
+                name="retrieved (outside the sample)", legendgroup="music",
+                marker=dict(symbol="circle", size=11, opacity=0.95,
+                            color=[LABEL_COLORS.get(p.get("label", ""), "#888888") for p in extra_points],
+                            line=dict(width=2.5, color="#000000")),
+                text=[p.get("name", "") for p in extra_points], customdata=[p["id"] for p in extra_points],
+                hovertemplate="%{text}<br>retrieved<extra></extra>",
             ))
         if query_xy is not None:
             fig.add_trace(go.Scatter(

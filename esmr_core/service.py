@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from . import audio as audio_mod
-from . import inputs
+from . import catalog_index, inputs
+from .data import store
 from .data.manifest import load_collection
 from .errors import EsmrError, ModelUnavailableError
-from .index import MusicIndex
 from .map2d import Map2D
 from .paths import assets_dir, checkpoints_dir, default_catalog_dir, default_songs_dir
 
@@ -56,6 +56,14 @@ def _collection(path: Path, kind: str, what: str):
         raise ModelUnavailableError(f"{what}: {exc}") from None
 
 
+def _catalog(path: Path):
+    """The music catalogue (jsonl: a Collection; parquet: a TrackTable of the shown columns, no features)."""
+    try:
+        return store.open_catalog(_need(path, "music catalogue"), columns=store.DISPLAY_COLUMNS)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelUnavailableError(f"music catalogue: {exc}") from None
+
+
 def _top_k(top_k: int | None, default: int) -> int:
     return inputs.top_k(top_k, default)
 
@@ -69,14 +77,11 @@ class Service:
         t0 = time.perf_counter()
         self.model = JointModel.from_pretrained(_need(cfg.checkpoint, "retrieval checkpoint")).eval()
         self.spec = self.model.feature_spec
-        self.catalog = _collection(cfg.catalog, "music", "music catalogue")
-        feats = self._music_features()
-        with torch.inference_mode():
-            music_emb = self.model.encode_music(torch.from_numpy(feats)).numpy()
-        self.tracks = self.catalog.rows
-        self.index = MusicIndex().fit(music_emb, [r["id"] for r in self.tracks])
+        self.catalog = _catalog(cfg.catalog)
+        self.tracks = self.catalog.rows    # a list of dicts (jsonl) or a lazy row view (parquet): tracks[i]
+        self.index = catalog_index.load_or_fit_index(self.model, cfg.checkpoint, self.catalog)
         self.mate = Mate.from_pretrained(_need(cfg.mate_checkpoint, "MATE checkpoint"))
-        self.map, self.map_items = self._load_map(music_emb)
+        self.map, self.map_items = self._load_map()
         self.singer = None
         if cfg.singing:
             from .singing.recommend import SingingRecommender
@@ -87,41 +92,26 @@ class Service:
         self.load_seconds = time.perf_counter() - t0
 
     # ---- loading -------------------------------------------------------------------------------------------
-    def _music_features(self) -> np.ndarray:
-        from .features import collection_matrix
-
-        # music rows read the catalogue's precomputed features.npz (no audio is decoded at start-up)
-        return collection_matrix(self.catalog, self.spec, progress=False).astype(np.float32)
-
-    def _load_map(self, music_emb: np.ndarray) -> tuple[Map2D, dict[str, dict[str, Any]]]:
+    def _load_map(self) -> tuple[Map2D, dict[str, dict[str, Any]]]:
         """The UMAP map of this checkpoint over this catalogue (built by `esmr index build`); items by id.
 
-        Looked for in CATALOG/map (a user's own catalogue), then CHECKPOINT/map (the bundled one)."""
-        want = {r["id"] for r in self.catalog.rows}
+        Looked for in CATALOG/map (a user's own catalogue), then CHECKPOINT/map (the bundled one). Over a large
+        catalogue the map holds a sample of it (catalog_index.MAP_SAMPLE tracks) and the reference voices."""
         m = None
         for folder in (self.config.catalog / "map", self.config.checkpoint / "map"):
             if (folder / "map.json").is_file():
                 cand = Map2D.load(folder)
-                if {i for i, k in zip(cand.ids_, cand.kinds_) if k == "music"} == want:
+                if catalog_index.map_matches(cand, self.catalog):
                     m = cand
                     break
         if m is None:
             raise ModelUnavailableError(
                 f"no embedding map matches the catalogue {self.config.catalog}: run `esmr index build --catalog "
                 f"{self.config.catalog}` (it writes {self.config.catalog / 'map'})")
-        items: dict[str, dict[str, Any]] = {}
-        by_id = self.catalog.by_id()
         ref = None
         if (self.config.reference / "collection.json").is_file():
             ref = load_collection(self.config.reference, kind="speech")
-        ref_by_id = ref.by_id() if ref else {}
-        for mid, kind, label, name in zip(m.ids_, m.kinds_, m.labels_, m.names_):
-            row = by_id.get(mid) if kind == "music" else ref_by_id.get(mid)
-            path = None
-            if row is not None:
-                path = str((self.catalog if kind == "music" else ref).path(row))
-            items[mid] = {"id": mid, "kind": kind, "label": label, "name": name, "path": path}
-        return m, items
+        return m, catalog_index.map_items(m, self.catalog, ref)
 
     # ---- speech -> music ---------------------------------------------------------------------------------
     def _load(self, source: Any, **kw: Any) -> audio_mod.Audio:
@@ -169,6 +159,7 @@ class Service:
         z_np = z.numpy()
         scores, idx = self.index.search(z_np, k=k)
         xy = self.map.transform(z_np)[0]
+        near_xy = self.map.transform(self.index.vectors(idx[0]))  # the retrieved tracks, placed like the query
         timing["model_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         mate = self.mate.predict(clip.samples, transcript or None)
@@ -178,11 +169,11 @@ class Service:
         emotions = list(self.model.cfg.emotions)
         label = emotions[int(np.argmax(probs))]
         tracks = []
-        for s, i in zip(scores[0], idx[0]):
+        for s, i, (tx, ty) in zip(scores[0], idx[0], near_xy):
             row = self.tracks[int(i)]
             tracks.append({"id": row["id"], "title": row["title"], "artist": row["artist"], "mood": row["mood"],
                            "score": round(float(s), 4), "path": str(self.catalog.path(row)),
-                           "licence": row["licence"]})
+                           "licence": row["licence"], "map": {"x": round(float(tx), 4), "y": round(float(ty), 4)}})
         timing["total_ms"] = sum(v for k, v in timing.items())
         return {
             "emotion": {"label": label, "probabilities": {e: round(float(p), 4) for e, p in zip(emotions, probs)}},
@@ -211,12 +202,20 @@ class Service:
         q = (result["map"]["x"], result["map"]["y"]) if result else None
         qlabel = result["emotion"]["label"] if result else None
         hl = [t["id"] for t in result["tracks"]] if result else ()
-        return self.map.figure(query_xy=q, query_label=qlabel, labels=labels, kinds=kinds, highlight_ids=hl)
+        # retrieved tracks outside the map's sample (large catalogues) are drawn where the query's placement puts them
+        extra = [{**t["map"], "label": t["mood"], "name": f'{t["title"]} ({t["artist"]})', "id": t["id"]}
+                 for t in (result["tracks"] if result else ()) if t["id"] not in self.map_items and "map" in t]
+        return self.map.figure(query_xy=q, query_label=qlabel, labels=labels, kinds=kinds, highlight_ids=hl,
+                               extra_points=extra)
 
     def map_point(self, item_id: str) -> dict[str, Any]:
-        if item_id not in self.map_items:
+        """A map point, or any catalogue track by id (large catalogues show only a sample on the map)."""
+        if item_id in self.map_items:
+            return self.map_items[item_id]
+        row = catalog_index.find_track(self.catalog, str(item_id)) if isinstance(item_id, str) else None
+        if row is None:
             raise EsmrError(f"no item {item_id!r} on the map")
-        return self.map_items[item_id]
+        return catalog_index.track_item(self.catalog, row)
 
     # ---- singing -> songs ----------------------------------------------------------------------------------
     def _singer(self):
@@ -266,10 +265,10 @@ class Service:
             if card.is_file() and folder.resolve() not in seen:
                 seen.add(folder.resolve())
                 parts.append(card.read_text(encoding="utf-8"))
-        licences = Counter(r["licence"] for r in self.catalog.rows)
+        licences = Counter(store.value_counts(self.catalog, "licence"))
         credit = ["## Music, songs and credits",
                   f"**Music catalogue** (`{_shown(self.catalog.root)}`): {len(self.catalog)} excerpts from "
-                  f"{len({r.get('source') for r in self.catalog.rows})} sources; licences: "
+                  f"{len(store.value_counts(self.catalog, 'source'))} sources; licences: "
                   + ", ".join(f"{k} {v}" for k, v in licences.most_common())
                   + ". Every track's authors and licence: `CREDITS.md` in that folder."]
         if self.singer is not None:
@@ -310,28 +309,13 @@ def to_json(obj: Any) -> str:
 
 
 def build_map(checkpoint: Path, catalog: Path, reference: Path | None, out: Path | None = None,
-              progress: bool = True) -> Map2D:
-    """Fit the UMAP map of a checkpoint's joint space over the catalogue's music and the reference speech
-    clips, and save it in `<checkpoint>/map` (or `out`). Run again after changing the checkpoint or catalogue."""
-    from .features import collection_matrix
-    from .models.joint import JointModel
-
-    model = JointModel.from_pretrained(checkpoint).eval()
-    cat = load_collection(catalog, kind="music")
-    parts = [(cat, "music")]
-    if reference is not None and (Path(reference) / "collection.json").is_file():
-        parts.append((load_collection(reference, kind="speech"), "speech"))
-    embs, labels, kinds, names, ids = [], [], [], [], []
-    for coll, kind in parts:
-        x = torch.from_numpy(collection_matrix(coll, model.feature_spec, progress=progress).astype(np.float32))
-        with torch.inference_mode():
-            z = model.encode_music(x) if kind == "music" else model.encode_speech(x)
-        embs.append(z.numpy())
-        for r in coll.rows:
-            labels.append(r["mood"] if kind == "music" else r["label"])
-            kinds.append(kind)
-            names.append(f'{r["title"]} ({r["artist"]})' if kind == "music" else f'"{r.get("text", "")}" ({r.get("voice", "")})')
-            ids.append(r["id"])
-    m = Map2D().fit(np.concatenate(embs), labels, kinds, names=names, ids=ids)
-    m.save(out or Path(checkpoint) / "map")
+              progress: bool = True, *, index_out: Path | None = None, backend: str = "auto",
+              map_sample: int = catalog_index.MAP_SAMPLE) -> Map2D:
+    """Fit the UMAP map of a checkpoint's joint space over the catalogue's music (at most `map_sample` tracks)
+    and the reference speech clips, and save it in `<checkpoint>/map` (or `out`); with `index_out`, also save
+    the catalogue's search index there (catalog_index.build_index_and_map). Run again after changing the
+    checkpoint or catalogue."""
+    m, _ = catalog_index.build_index_and_map(Path(checkpoint), Path(catalog), reference,
+                                             Path(out) if out else Path(checkpoint) / "map", index_out,
+                                             backend=backend, map_sample=map_sample, progress=progress)
     return m
