@@ -69,7 +69,8 @@ songs: setup
 
 # Build the bootstrap emotional-speech corpus into data/bootstrap (not committed): synthetic speech (espeak-ng +
 # piper, ~15 min on 2 cores) and real human speech from Debian packages made emotional by rule (the packages are
-# fetched into data/ with apt-get download + dpkg -x, no root; ~25 min). One part: add --only real (or synthetic).
+# fetched into data/ with apt-get download + dpkg -x, no root; ~15 min idle, 45 min on a busy machine). One part:
+# add --only real (or synthetic).
 corpus: setup
 	$(call need_debs,espeak-ng)
 	$(BIN)/esmr corpus bootstrap --out data/bootstrap
