@@ -214,7 +214,8 @@ def test_channel_draws_are_seeded_and_complete():
 @pytest.mark.parametrize("name", [
     "asterisk-core-sounds-en-wav", "data/raw/asterisk-core-sounds-en-g722/usr/share/asterisk/sounds/en_US_f_Allison/x.g722",
     "usr/share/asterisk/sounds/en/vm-goodbye.gsm", "asterisk-core-sounds-fr-g722", "x/fr_CA_f_June/hello.g722",
-    "asterisk-core-sounds-it-wav", "y/it_IT_m_Carlo/a.wav", "hedgewars-data",
+    "asterisk-core-sounds-it-wav", "y/it_IT_m_Carlo/a.wav", "hedgewars-data", "asterisk-core-sounds-es-g722",
+    "z/es_MX_f_Allison/agent-pass.g722",
     "data/raw/hedgewars-data/usr/share/games/hedgewars/Data/Sounds/voices/Default/Incoming.ogg"])
 def test_forbidden_sources_are_refused(name, tmp_path):
     with pytest.raises(EsmrError, match="refusing"):
@@ -237,7 +238,7 @@ def test_the_shipped_sources_are_allowed_and_split_by_whole_group():
         R.check_allowed(src.package)
         R.check_allowed(src.pattern)
         assert src.package in R.PACKAGES
-    for pkg in ("asterisk-core-sounds-es-g722", "asterisk-prompt-fr-armelle", "klettres-data", "ktuberling-data"):
+    for pkg in ("asterisk-core-sounds-ru-g722", "asterisk-prompt-fr-armelle", "klettres-data", "ktuberling-data"):
         R.check_allowed(pkg)
     groups = {src.group for src in R.SOURCES}
     assert set(R.GROUP_SPLITS) <= groups
