@@ -16,7 +16,6 @@ import soundfile as sf
 from esmr_core import timeline as T
 from esmr_core.paths import REPO_ROOT
 
-from test_timeline import SR, synth_recording
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 CHROMIUM = "/usr/bin/chromium"
@@ -26,10 +25,12 @@ SLOW = 180_000   # ms: a timeline on a busy 2-core machine
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    y, joins, script, _ = synth_recording()
+    from esmr_core.data.passages import SR, synth_passages
+
+    rec = synth_passages(seed=0)
     path = tmp_path_factory.mktemp("tl-browser") / "three-passages.wav"
-    sf.write(path, y, SR, subtype="PCM_16")
-    return types.SimpleNamespace(path=path, joins=joins, script=script)
+    sf.write(path, rec.samples, SR, subtype="PCM_16")
+    return types.SimpleNamespace(path=path, joins=rec.joins, script=rec.script)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """Long recordings: utterances, readings in context, smoothed sections, soundtrack and cue sheet (issue #15).
 
-The end-to-end tests synthesise a recording that joins a calm, an angry and a happy passage (4 sentences each,
-several voices: piper and espeak-ng, as the bootstrap corpus renders them) and check properties that any
-reasonable model must keep, not exact numbers: section boundaries at the joins, the arousal order, a soundtrack
-that changes there and nowhere else.
+The end-to-end tests synthesise a recording that joins a calm, an angry and a happy passage (4 held-out sentences
+each, several voices: piper and espeak-ng as the bootstrap corpus renders them; esmr_core.data.passages) and
+check properties, not exact numbers: section boundaries at the joins, the arousal order, a soundtrack that
+changes there and nowhere else.
 """
 from __future__ import annotations
 
@@ -19,53 +19,17 @@ from esmr_core import timeline as T
 from esmr_core.errors import AudioError, EsmrError
 
 SR = 16000
-# "Calm": slower, softer, lower and flatter than neutral (Juslin & Laukka 2003: tenderness / low activation),
-# not the sad profile. Same keys and units as esmr_core/resources/prosody_profiles.json.
-CALM = {"rate": [0.84, 0.90], "pitch_st": [-1.5, -0.5], "range": [0.6, 0.8], "gain_db": [-4.0, -2.0],
-        "noise_scale": [0.5, 0.6], "noise_w_scale": [0.6, 0.75]}
-PASSAGES = (("calm", "neutral"), ("angry", "angry"), ("happy", "happy"))   # (prosody, sentences of)
-VOICE_CYCLE = ("piper-joe-deep", "espeak-en-us-andrea", "piper-joe-up", "espeak-en-us-m7")
-GAP_S, JOIN_GAP_S, EDGE_S = 0.4, 0.9, 0.5
-
-
-def synth_recording(seed: int = 0, per_passage: int = 4):
-    """(samples (N,) float32 at 16 kHz, join times in s, script text, passage labels): calm, angry and happy
-    passages of held-out (test split) sentences, the voices taking turns, 0.4 s between sentences and 0.9 s
-    between passages (a join is the middle of that pause)."""
-    from esmr_core.data.corpus import (VOICES, ClipSpec, Voice, _rng, draw_settings, load_prosody_profiles,
-                                       load_sentence_bank, render_audio, split_sentences)
-
-    bank, profiles = load_sentence_bank(), dict(load_prosody_profiles())
-    profiles["calm"] = CALM
-    splits = split_sentences(bank)
-    voices = {v.name: v for v in VOICES}
-    voices["piper-joe-up"] = Voice("piper-joe-up", "piper", "joe", "M", "en-US", "test", 1.5)  # a new pseudo-speaker
-    parts, joins, script = [np.zeros(int(EDGE_S * SR), np.float32)], [], []
-    for k, (prosody, group) in enumerate(PASSAGES):
-        sentences = [s for s in bank["emotions"][group] if splits[s["id"]] == "test"][seed:seed + per_passage]
-        if k:
-            parts.append(np.zeros(int(JOIN_GAP_S * SR), np.float32))
-            joins.append(sum(len(p) for p in parts) / SR - JOIN_GAP_S / 2)
-        for i, sent in enumerate(sentences):
-            voice = voices[VOICE_CYCLE[(i + k) % len(VOICE_CYCLE)]]
-            spec = ClipSpec(id=f"tl-{sent['id']}-{voice.name}", sentence_id=sent["id"], text=sent["text"],
-                            label=prosody, voice=voice.name, split="test", lexically_neutral=False,
-                            settings=draw_settings(prosody, voice, _rng(seed, sent["id"] + voice.name), profiles))
-            if i:
-                parts.append(np.zeros(int(GAP_S * SR), np.float32))
-            parts.append(render_audio(spec, voice))
-            script.append(sent["text"])
-    parts.append(np.zeros(int(EDGE_S * SR), np.float32))
-    return np.concatenate(parts), joins, "\n".join(script), [p for p, _ in PASSAGES]
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    y, joins, script, labels = synth_recording()
+    from esmr_core.data.passages import synth_passages
+
+    rec = synth_passages(seed=0)   # calm, angry, happy: 4 held-out sentences each, 4 voices taking turns
     path = tmp_path_factory.mktemp("timeline") / "three-passages.wav"
-    sf.write(path, y, SR, subtype="PCM_16")
-    return {"path": path, "samples": y, "joins": joins, "script": script, "labels": labels,
-            "duration": len(y) / SR}
+    sf.write(path, rec.samples, SR, subtype="PCM_16")
+    return {"path": path, "samples": rec.samples, "joins": rec.joins, "script": rec.script, "labels": rec.labels,
+            "duration": rec.duration_s}
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +157,34 @@ def test_cli_prints_sections_and_cue_sheet(recording, tmp_path):
     p = subprocess.run([sys.executable, "-m", "esmr_core.cli", "timeline", str(recording["path"]),
                         "--script", str(script), "--csv"], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0 and T.read_cue_csv(p.stdout) == written
+
+
+@pytest.mark.slow
+def test_speech_recognition_gives_the_utterances_their_words(svc, recording):
+    r = svc.analyze_timeline(str(recording["path"]), asr=True)
+    assert r["settings"]["asr"] and not r["settings"]["script"]
+    assert all(s["transcript_source"] == "asr" for s in r["segments"])
+    assert any(s["transcript"] for s in r["segments"]) and "asr_ms" in r["timing_ms"]
+    assert len(r["sections"]) >= 1 and r["cues"]
+
+
+@pytest.mark.slow
+def test_timeline_api_over_http(app_url, speech_wav):
+    """/timeline as a script calls it: the result names music by the app's media URLs, never server paths;
+    bad values get a readable message."""
+    from gradio_client import Client, handle_file
+
+    from esmr_core.paths import REPO_ROOT
+
+    client = Client(app_url, verbose=False)
+    r = client.predict(handle_file(str(speech_wav)), "", False, 6.0, api_name="/timeline")
+    assert len(r["sections"]) == 1 and r["sections"][0]["track"]["file"].startswith("media/music/")
+    assert [c["file"] for c in r["cues"]] == [r["sections"][0]["track"]["file"]]
+    assert str(REPO_ROOT) not in json.dumps(r)
+    with pytest.raises(Exception, match="script must be text"):
+        client.predict(handle_file(str(speech_wav)), 42, False, 6.0, api_name="/timeline")
+    with pytest.raises(Exception, match="min_section_s"):
+        client.predict(handle_file(str(speech_wav)), "", False, "long", api_name="/timeline")
 
 
 @pytest.mark.parametrize("content", [b"", b"just some meeting notes, not audio\n" * 10])
