@@ -15,9 +15,10 @@ Building is incremental and atomic:
 - large catalogues are stored as Parquet instead of manifest.jsonl + features.npz (data/store.py).
 
 Mood calibration: vibenet's valence leans dark on game/orchestral music, so raw values put almost every track
-into 2-3 moods. Rows store the raw scores (`valence_raw`, `energy_raw`) and the within-catalogue percentile of
-each (`valence`, `energy`, in (0, 1)); the `mood` is `emotion.mood_from_va` of the calibrated pair. Percentiles
-are recomputed over the whole catalogue at every build, so adding tracks can move other tracks' moods.
+into 2-3 moods. Rows store the raw scores (`valence_raw`, `energy_raw`) and within-catalogue percentiles
+(`valence`, `energy`, in (0, 1)); the `mood` is the nearest NRC-VAD mood of the calibrated pair, with a floor per
+mood (data/moods.py, `calibrate`). Percentiles are recomputed over the whole catalogue at every build, so adding
+tracks can move other tracks' moods.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..emotion import MUSIC_MOODS, mood_from_va
+from ..emotion import MUSIC_MOODS
 from ..errors import AudioError, EsmrError
 from .manifest import load_collection, new_collection
 
@@ -257,15 +258,19 @@ def percentile_ranks(values: Sequence[float]) -> np.ndarray:
     return (rankdata(v) - 0.5) / max(len(v), 1)
 
 
-def calibrate(rows: list[dict[str, Any]]) -> None:
-    """Set valence/energy (calibrated percentiles) and mood of every row from valence_raw/energy_raw."""
-    if not rows:
-        return
-    val = percentile_ranks([r["valence_raw"] for r in rows])
-    ene = percentile_ranks([r["energy_raw"] for r in rows])
-    for r, v, e in zip(rows, val, ene):
-        r["valence"], r["energy"] = round(float(v), 4), round(float(e), 4)
-        r["mood"] = mood_from_va(float(v), float(e))
+CALIBRATION = ("energy = within-catalogue percentile of vibenet energy_raw, (rank+0.5)/n; valence = the same "
+               "percentile of vibenet valence_raw, or, where rows carry descriptors, of the mean percentile of "
+               "vibenet valence, mode and key clarity; mood = nearest NRC-VAD mood (emotion.coords, VA), every "
+               "mood topped up to min(20, n/16) tracks with tracks at most 0.1 farther from it than from their "
+               "nearest mood (data/moods.py assign_moods)")
+
+
+def calibrate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Set valence/energy (calibrated percentiles) and mood of every row from valence_raw/energy_raw (and the
+    rows' mood-evidence descriptors when every row has them): see data/moods.py assign_moods."""
+    from .moods import assign_moods
+
+    return assign_moods(rows)
 
 
 # ---------------------------------------------------------------------------------------------- building
@@ -455,8 +460,7 @@ def build_catalog(tracks: Iterable[SourceTrack], out_dir: str | Path, *, excerpt
     col = new_collection(root, "music", name=name, excerpt_seconds=excerpt_seconds, bitrate_kbps=bitrate_kbps,
                          encoder=encoder.name, encoder_version=str(encoder.version),
                          features=FEATURES_FILE if fmt == "jsonl" else "tracks.parquet:features",
-                         calibration="valence/energy = within-catalogue percentile of vibenet valence_raw/"
-                                     "energy_raw, (rank+0.5)/n; mood = emotion.mood_from_va(valence, energy)",
+                         calibration=CALIBRATION,
                          format=fmt, **(meta or {}),
                          fingerprint=store.fingerprint([r["id"] for r in rows], [r["content_key"] for r in rows],
                                                        mat))
