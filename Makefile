@@ -10,7 +10,10 @@ TORCH_SPEC ?= torch==2.13.0
 # Debian packages: the tests synthesise speech (espeak-ng), render songs (fluidsynth + General MIDI soundfont)
 # and drive the app in a real browser (chromium). The app itself needs none of them.
 TEST_DEBS    := espeak-ng fluidsynth fluid-soundfont-gm chromium
-CATALOG_DEBS := wesnoth-1.16-music warzone2100-music planetblupi-music-ogg singularity-music hyperrogue-music drascula-music fretsonfire-songs-sectoid fretsonfire-songs-muldjord
+# The music catalogue's Debian packages (scripts/build_default_catalog.py says where each keeps its music).
+CATALOG_DEBS := wesnoth-1.16-music warzone2100-music planetblupi-music-ogg singularity-music hyperrogue-music \
+	drascula-music fretsonfire-songs-sectoid fretsonfire-songs-muldjord supertux-data supertuxkart-data \
+	hedgewars-data extremetuxracer-data frozen-bubble-data neverball-common freedroidrpg-data lincity-ng-data naev-data
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
@@ -58,9 +61,12 @@ bench: setup
 soak: setup
 	$(BIN)/python bench/soak.py --out bench/soak.json
 
-# Rebuild the bundled music catalogue from Debian's music packages (apt-get download + dpkg -x; no root needed).
+# Rebuild the bundled music catalogue from Debian's music packages (apt-get download + dpkg-deb, no root needed;
+# the .deb files, ~2 GB, stay in data/catalog/debs), incrementally: unchanged tracks are not decoded again.
+# Then the mood evidence (docs/catalog.md, docs/catalog.json).
 catalog: setup
-	$(BIN)/python scripts/build_default_catalog.py
+	$(BIN)/python scripts/build_default_catalog.py --out assets/music --debs data/catalog/debs --packages $(CATALOG_DEBS)
+	$(BIN)/python scripts/mood_evidence.py --catalog assets/music
 
 # Rebuild the singable-song catalogue from music21's public-domain corpus (needs fluidsynth + fluid-soundfont-gm).
 songs: setup
