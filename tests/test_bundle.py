@@ -41,4 +41,4 @@ def test_no_tracked_file_over_10_mb_and_no_caches():
     assert not [f for f in files if "__pycache__" in f or f.startswith((".venv/", "data/", ".gradio/"))]
     music = sum((REPO_ROOT / f).stat().st_size for f in files if f.startswith("assets/music/"))
     songs = sum((REPO_ROOT / f).stat().st_size for f in files if f.startswith("assets/songs/"))
-    assert music <= 40 * MB and songs <= 20 * MB
+    assert music <= 60 * MB and songs <= 20 * MB

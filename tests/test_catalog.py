@@ -165,21 +165,61 @@ def test_percentile_calibration_spreads_moods():
 BUNDLE = default_catalog_dir()
 
 
+def _build_script():
+    """scripts/build_default_catalog.py as a module."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "build_default_catalog.py"
+    spec = importlib.util.spec_from_file_location("build_default_catalog", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, mod)
+    spec.loader.exec_module(mod)
+    return sys.modules[spec.name]
+
+
 @pytest.fixture(scope="module")
 def bundle():
     return load_collection(BUNDLE, kind="music")
 
 
-def test_bundled_catalogue_size_and_sources(bundle):
-    assert len(bundle) >= 120
-    assert len({r["source"] for r in bundle}) >= 6
+def test_bundled_catalogue_size_sources_and_moods(bundle, capsys):
+    assert len(bundle) >= 300
+    assert len({r["source"] for r in bundle}) >= 15
     files = [p for p in BUNDLE.rglob("*") if p.is_file()]
-    assert sum(p.stat().st_size for p in files) <= 40 * 2**20
+    assert sum(p.stat().st_size for p in files) <= 60 * 2**20
     assert max(p.stat().st_size for p in files) <= 10 * 2**20
     ids, mat, _ = catalog.load_features(BUNDLE)
     assert sorted(ids) == sorted(r["id"] for r in bundle) and mat.shape[0] == len(bundle)
-    moods = {r["mood"] for r in bundle}
-    assert len(moods) >= 6, moods
+    counts = {m: sum(r["mood"] == m for r in bundle) for m in MUSIC_MOODS}
+    assert min(counts.values()) >= 20, counts
+    # what `esmr catalog info --json` reports, as the issue's acceptance reads it
+    assert cli_main(["catalog", "info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["tracks"] == len(bundle) >= 300 and info["size_mb"] <= 60
+    assert min(info["moods"].values()) >= 20 and sum(info["licences"].values()) == len(bundle)
+    assert "unknown" not in info["licences"]
+
+
+def test_bundled_moods_are_what_the_calibration_gives(bundle):
+    """The manifest's moods follow from its own rows (vibenet scores + descriptors) under the shipped rule."""
+    from esmr_core.data import moods as mood_evidence
+
+    rows = [dict(r) for r in bundle.rows]
+    assert all(r["descriptors"]["version"] == mood_evidence.DESCRIPTOR_VERSION for r in rows)
+    rep = catalog.calibrate(rows)
+    assert rep["descriptors"] and rep["short"] == {}
+    assert [r["mood"] for r in rows] == [r["mood"] for r in bundle.rows]
+    assert [r["valence"] for r in rows] == [r["valence"] for r in bundle.rows]
+    assert bundle.meta["calibration"] == catalog.CALIBRATION
+
+
+def test_bundled_sources_are_free_and_never_the_reserved_voices(bundle):
+    build = _build_script()
+    for r in bundle:
+        assert build.licence_is_free(r["licence"]), (r["id"], r["licence"])
+        assert "/Sounds/" not in r["package_path"] and "voices" not in r["package_path"].lower(), r["id"]
+        assert r["source"] in {p.name for p in build.PACKAGES}
 
 
 def test_bundled_rows_have_licence_excerpt_and_credits(bundle):
