@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,14 @@ def markdown(report: dict) -> str:
     lines += ["", "The same tracks under the first catalogue's rule (nearest NRC-VAD mood to the vibenet "
               "percentiles, no balancing):", ""]
     lines += _mood_table(old["moods"])
+    moved = report["assignment"].get("moved_tracks", {})
+    if moved:
+        lines += ["", "Only the tracks the per-mood floor moved into a mood (see *What changed*), compared with the "
+                  "table above:", ""]
+        lines += _mood_table({m: ({"n": len(moved[m]["titles"]), **moved[m]} if m in moved else {"n": 0})
+                              for m in MUSIC_MOODS})
+        for m, e in moved.items():
+            lines += ["", f"Moved into {m} (from {_counts(e['from'])}): " + "; ".join(e["titles"]) + "."]
     lines += ["", "## Directions the literature predicts", "",
               "Difference of means between the mood groups, and AUC = probability that a track of the first group "
               "has the larger value (0.5 = no difference); one-sided Mann-Whitney p.", "",
@@ -217,9 +226,13 @@ def changes(report: dict) -> list[str]:
         "and funny and scary beyond angry, so their nearest-mood regions cover "
         f"{report['areas']['happy']:.1%} and {report['areas']['scary']:.1%} of the unit square that percentiles "
         f"fill evenly (sad: {report['areas']['sad']:.0%}). Each mood now takes at least min(20, n/16) tracks: "
-        "where it has fewer, it takes tracks that are at most 0.1 farther from it than from their own nearest mood, those whose moves "
-        "add the least distance in total (`moods.balanced_assignment`, an exact min-cost flow): "
-        f"{report['assignment']['moved']} tracks moved. Result: " + ", ".join(f"{m} {n}" for m, n in n_cur.items())
+        "where it has fewer, it takes tracks that are at most 0.1 farther from it than from their own nearest "
+        "mood, those whose moves add the least distance in total (`moods.balanced_assignment`, an exact min-cost flow): "
+        f"{report['assignment']['moved']} tracks moved, into "
+        + ", ".join(f"{m} {n}" for m, n in report["assignment"]["moved_into"].items()) + " (from "
+        + ", ".join(f"{m} {n}" for m, n in report["assignment"]["moved_from"].items()) + "); without the floor the "
+        "same valence would give " + ", ".join(f"{m} {n}" for m, n in report["assignment"]["nearest"].items())
+        + ", so those moods reach 20 only through it. Result: " + ", ".join(f"{m} {n}" for m, n in n_cur.items())
         + ". Had a mood not found enough tracks within that margin it would have stayed short (reported as "
         f"`short`: {report['assignment']['short'] or 'none'}).",
         "2. **Valence from three cues instead of one.** On the title-named tracks vibenet's valence does not tell "
@@ -237,7 +250,9 @@ def changes(report: dict) -> list[str]:
         "keyword-level signal and neither rule matches them well. In particular scary here means dark and intense "
         "(horror-action: high vibenet energy, low key clarity); the quiet eerie pieces whose titles say ghost, "
         "halloween or tension mostly land in sad (agreeing with the title's scary/sad set) because "
-        "valence/arousal cannot tell eerie from sad.",
+        "valence/arousal cannot tell eerie from sad. Scary is the weakest of the eight: most of its tracks come "
+        "in through the floor (listed above), and by their titles and games several of those are not horror "
+        "music; its descriptors (the lowest key clarity, loud, bright, dense) are those of dark, intense music.",
     ]
 
 
@@ -291,6 +306,20 @@ def main(argv: list[str] | None = None) -> int:
     shipped = [r["mood"] for r in rows]
     check = [dict(r) for r in rows]                       # the shipped rule again, to count what it moved
     assignment = catalog.calibrate(check)
+    v, a, _ = moods.calibrated_va(rows)
+    nearest = [MUSIC_MOODS[j] for j in moods.mood_distances(v, a).argmin(axis=1)]
+    moves = [(n, m) for n, m in zip(nearest, shipped) if n != m]
+    into, out_of = Counter(t for _, t in moves), Counter(f for f, _ in moves)
+    assignment["moved_into"] = {m: into[m] for m in MUSIC_MOODS if into[m]}
+    assignment["moved_from"] = {m: out_of[m] for m in MUSIC_MOODS if out_of[m]}
+    assignment["nearest"] = {m: nearest.count(m) for m in MUSIC_MOODS}
+    moved_rows = {m: [i for i, (n, t) in enumerate(zip(nearest, shipped)) if t == m and n != m]
+                  for m in assignment["moved_into"]}
+    assignment["moved_tracks"] = {m: {"titles": [f"{rows[i]['title']} ({rows[i]['source']})" for i in ix],
+                                      "from": dict(Counter(nearest[i] for i in ix)),
+                                      **{k: v for k, v in per_mood([rows[i] for i in ix], [m] * len(ix))[m].items()
+                                         if k != "n"}}
+                                  for m, ix in moved_rows.items()}
     if [r["mood"] for r in check] != shipped:
         print("warning: the moods in the manifest are not what the current rule gives; rebuild with "
               "`make catalog`", file=sys.stderr)
