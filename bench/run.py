@@ -6,7 +6,9 @@ Spawns `python demo/app.py` on a free loopback port and measures, over gradio_cl
   peak RSS          VmHWM of the server process, MB
   4 clients         throughput and errors with 4 concurrent clients
 and, in this process after the server is gone, the peer comparison: one forward pass of wav2vec2-base
-(transformers Wav2Vec2Model, default Wav2Vec2Config() = base architecture, random weights) on the same 5 s clip.
+(transformers Wav2Vec2Model, default Wav2Vec2Config() = base architecture, random weights) on the same 5 s clip;
+and the timeline of a 5-minute recording (svc.analyze_timeline in this process, with no words, with speech
+recognition, with its script; `--only timeline` runs just that part).
 Every loop is bounded; nothing leaves the machine.
 """
 from __future__ import annotations
@@ -38,6 +40,8 @@ TARGETS = {  # key: (comparison, limit)
     "concurrent4_errors": ("<=", 0),
     "mate_5s_p50_ms": ("<=", 100.0),
     "mate_5s_text_p50_ms": ("<=", 100.0),
+    "timeline_5min_s": ("<=", 60.0),
+    "timeline_5min_asr_s": ("<=", 120.0),
 }
 SPEECH_LINES = ["The weather turned cold this morning and I forgot my coat at home.",
                 "We finally finished the project and everyone was celebrating in the office.",
@@ -232,6 +236,58 @@ def wav2vec2_base_ms(clip: Path, reps: int = 3) -> float:
         return round(statistics.median(timed(lambda: model(x), reps)), 1)
 
 
+def timeline_recording(tmp: Path, minutes: float = 5.0) -> tuple[Path, str]:
+    """A voice-over of `minutes`: the bundled example voices grouped by emotion into passages (0.4 s between
+    sentences, 1 s between passages), repeated to length, as 16 kHz WAV; and its script (one sentence a line)."""
+    import librosa
+
+    folder = REPO / "assets" / "examples" / "speech"
+    rows = [json.loads(x) for x in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    rows = sorted((r for r in rows if (folder / r["path"]).is_file()), key=lambda r: (r["label"], r["id"]))
+    if not rows:
+        raise SystemExit("no example voices in assets/examples/speech for the timeline benchmark")
+    voices = []
+    for r in rows:
+        y, sr = sf.read(folder / r["path"], dtype="float32", always_2d=True)
+        voices.append((r, librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=SR)))
+    parts, script, n, prev = [], [], 0, None
+    while n < minutes * 60 * SR:
+        for r, y in voices:
+            gap = np.zeros(int((0.4 if r["label"] == prev else 1.0) * SR), np.float32)
+            parts += [gap, y]
+            script.append(r["text"])
+            n += len(gap) + len(y)
+            prev = r["label"]
+            if n >= minutes * 60 * SR:
+                break
+    path = tmp / "timeline5min.wav"
+    sf.write(path, np.concatenate(parts)[: int(minutes * 60 * SR)], SR, subtype="PCM_16")
+    return path, "\n".join(script)
+
+
+def timeline_figures(tmp: Path) -> dict:
+    """Seconds the timeline of a 5-minute recording takes in one process on this machine (service loaded and
+    warmed up on 30 s first): no words, speech recognition per utterance, the script aligned."""
+    from esmr_core.service import Service, ServiceConfig
+
+    path, script = timeline_recording(tmp)
+    warm = tmp / "timeline30s.wav"
+    sf.write(warm, sf.read(path, dtype="float32")[0][: 30 * SR], SR, subtype="PCM_16")
+    svc = Service(ServiceConfig(singing=False))
+    svc.analyze_timeline(str(warm), asr=True)      # loads the encoders, the recogniser and the VAD
+    res: dict = {"timeline_load_average_before": round(os.getloadavg()[0], 2)}
+    for key, options in (("timeline_5min_s", {}), ("timeline_5min_asr_s", {"asr": True}),
+                         ("timeline_5min_script_s", {"script": script})):
+        t = time.perf_counter()
+        r = svc.analyze_timeline(str(path), **options)
+        res[key] = round(time.perf_counter() - t, 2)
+        res[key[:-2] + "_parts_ms"] = r["timing_ms"]
+        res[key[:-2] + "_sections"] = len(r["sections"])
+    res["timeline_5min_utterances"] = len(r["segments"])
+    res["timeline_load_average_after"] = round(os.getloadavg()[0], 2)
+    return res
+
+
 def machine() -> dict:
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").is_file() else ""
@@ -249,6 +305,8 @@ def commit() -> str:
 def judge(res: dict) -> dict:
     out = {}
     for key, (op, limit) in TARGETS.items():
+        if res.get("only") and not key.startswith(res["only"]):
+            continue
         value = res.get(key)
         ok = value is not None and value <= limit
         out[key] = {"target": f"{op} {limit}", "value": value, "pass": bool(ok)}
@@ -259,14 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=REPO / "bench" / "latest.json")
     p.add_argument("--reps", type=int, default=10, help="timed requests per warm measurement (default 10)")
+    p.add_argument("--only", choices=["timeline"], help="measure only this part (and judge only its targets)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="esmr-bench-") as tmp:
-        clips = make_clips(Path(tmp))
-        res = serve_and_measure(clips, max(3, args.reps))
-        res["wav2vec2_base_5s_ms"] = wav2vec2_base_ms(clips["speech5"])
-    res["speedup_vs_wav2vec2"] = round(res["wav2vec2_base_5s_ms"] / res["analyze_5s_server_p50_ms"], 2)
-    res["speedup_basis"] = ("wav2vec2-base forward on the 5 s clip / our whole speech path on it (server-side "
-                            "timing_ms.total_ms of /analyze without ASR: decode, features, model, search, MATE)")
+        res = {"only": args.only} if args.only else {}
+        if not args.only:
+            clips = make_clips(Path(tmp))
+            res = serve_and_measure(clips, max(3, args.reps))
+            res["wav2vec2_base_5s_ms"] = wav2vec2_base_ms(clips["speech5"])
+        res.update(timeline_figures(Path(tmp)))
+    if not args.only:
+        res["speedup_vs_wav2vec2"] = round(res["wav2vec2_base_5s_ms"] / res["analyze_5s_server_p50_ms"], 2)
+        res["speedup_basis"] = ("wav2vec2-base forward on the 5 s clip / our whole speech path on it (server-side "
+                                "timing_ms.total_ms of /analyze without ASR: decode, features, model, search, MATE)")
     res["machine"], res["commit"] = machine(), commit()
     res["targets"] = judge(res)
     res["all_pass"] = all(t["pass"] for t in res["targets"].values())
