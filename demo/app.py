@@ -111,18 +111,20 @@ def voice_tab(svc, media: Media) -> None:
     def show(r):
         """Fan one result out to every display (no model runs here)."""
         if not r:
-            return (None,) * 11
+            return (None,) * 10
         first = r["tracks"][0] if r["tracks"] else None
-        return (r, r["emotion"]["probabilities"], views.vad_figure(r["vad"]), r["mate"]["probabilities"],
+        return (r["emotion"]["probabilities"], views.vad_figure(r["vad"]), r["mate"]["probabilities"],
                 views.mate_figure(r["mate"]), r["transcript"], views.tracks_table(r["tracks"]),
                 gr.update(choices=views.track_choices(r["tracks"]), value=first["id"] if first else None),
                 media.path(first["file"]) if first else None, svc.map_figure(r), views.speech_summary(r))
 
+    @user_errors
     def play(r, track_id):
+        """The track picked, from the result the page holds (so it works even when the server has forgotten the
+        session: it keeps Limits.sessions of them); media.path names only catalogue audio."""
         t = views.find(r["tracks"], track_id) if r else None
         return media.path(t["file"]) if t else None
 
-    state = gr.State(None)   # this user's last analysis result (plain dict)
     result = gr.JSON(render=False, elem_id="speech-json")
     with gr.Row():
         with gr.Column(scale=1):
@@ -150,7 +152,8 @@ def voice_tab(svc, media: Media) -> None:
     tracks = gr.Dataframe(headers=views.TRACK_HEADERS, label="Matching music", interactive=False,
                           elem_id="tracks-table", wrap=True)
     with gr.Row():
-        pick = gr.Dropdown(label="Play a track", choices=[], elem_id="track-pick", scale=1)
+        pick = gr.Dropdown(label="Play a track", choices=[], elem_id="track-pick", scale=1,
+                           allow_custom_value=True)   # its choices live in the session, which may be forgotten
         player = gr.Audio(label="Track", interactive=False, elem_id="track-player", scale=2)
     qmap = gr.Plot(label="Your voice among the music (UMAP of the joint space)", elem_id="speech-map")
     with gr.Accordion("Full result (JSON, as returned by the /analyze API)", open=False):
@@ -159,8 +162,8 @@ def voice_tab(svc, media: Media) -> None:
     displays = [emotion, vad, mate_label, mate_av, transcript, tracks, pick, player, qmap, summary]
     run_btn.click(analyze, [audio, text, use_asr], [result], api_name="analyze", concurrency_id="analysis",
                   show_progress_on=[emotion, tracks, summary])
-    result.change(show, [result], [state, *displays], api_visibility="private", show_progress="hidden")
-    pick.input(play, [state, pick], [player], api_visibility="private", show_progress="hidden")
+    result.change(show, [result], displays, api_visibility="private", show_progress="hidden")
+    pick.input(play, [result, pick], [player], api_visibility="private", show_progress="hidden")
 
 
 def sing_tab(svc, media: Media) -> None:
@@ -184,6 +187,7 @@ def sing_tab(svc, media: Media) -> None:
             a = svc.analyze_singing(audio_path)
         return songs_result(svc, media, a, dict(zip(names, weights))), a
 
+    @user_errors
     def song_outputs(r, song_id):
         s = views.find(r["songs"], song_id) if r else None
         return (views.song_detail(s), media.path(s.get("backing")) if s else None,
@@ -218,7 +222,7 @@ def sing_tab(svc, media: Media) -> None:
     songs = gr.Dataframe(headers=views.SONG_HEADERS, label="Songs for your voice", interactive=False,
                          elem_id="songs-table", wrap=True)
     with gr.Row():
-        pick = gr.Dropdown(label="Listen to a song", choices=[], elem_id="song-pick")
+        pick = gr.Dropdown(label="Listen to a song", choices=[], elem_id="song-pick", allow_custom_value=True)
         detail = gr.Markdown(elem_id="song-detail")
     with gr.Row():
         backing = gr.Audio(label="Backing track", interactive=False, elem_id="song-backing")
@@ -238,7 +242,9 @@ def sing_tab(svc, media: Media) -> None:
                show_progress="hidden")
 
 
-def explore_tab(svc) -> None:
+def explore_tab(svc, tab: gr.Tab) -> None:
+    """The map, drawn once here but sent when the tab is opened: in the page's config gradio would copy it (and
+    the 170 choices) into every session's state (Limits.sessions)."""
     items = list(svc.map_items.values())
     labels = sorted({it["label"] for it in items})
     kinds = sorted({it["kind"] for it in items})
@@ -254,16 +260,22 @@ def explore_tab(svc) -> None:
     with gr.Row():
         f_labels = gr.CheckboxGroup(labels, label="Emotion / mood", elem_id="explore-labels")
         f_kinds = gr.CheckboxGroup(kinds, label="Modality", elem_id="explore-kinds")
-    plot = gr.Plot(value=svc.map_figure(), label="Embedding map", elem_id="explore-plot")
+    everything = svc.map_figure(), choices(None, None)
+    plot = gr.Plot(label="Embedding map", elem_id="explore-plot")
     with gr.Row():
-        pick = gr.Dropdown(choices=choices(None, None), label="Choose a point to hear", elem_id="explore-pick")
+        pick = gr.Dropdown(choices=[], label="Choose a point to hear", elem_id="explore-pick",
+                           allow_custom_value=True)   # hear() checks the id
         info = gr.Markdown(elem_id="explore-info")
     player = gr.Audio(label="Selected item", interactive=False, elem_id="explore-player")
 
     @user_errors
     def refilter(sel_labels, sel_kinds):
-        return (svc.map_figure(labels=sel_labels or None, kinds=sel_kinds or None),
-                gr.update(choices=choices(sel_labels, sel_kinds), value=None))
+        if not sel_labels and not sel_kinds:
+            figure, listed = everything
+        else:
+            figure = svc.map_figure(labels=sel_labels or None, kinds=sel_kinds or None)
+            listed = choices(sel_labels, sel_kinds)
+        return figure, gr.update(choices=listed, value=None)
 
     @user_errors
     def hear(item_id):
@@ -274,6 +286,7 @@ def explore_tab(svc) -> None:
 
     for f in (f_labels, f_kinds):
         f.change(refilter, [f_labels, f_kinds], [plot, pick], api_visibility="private", show_progress="minimal")
+    tab.select(refilter, [f_labels, f_kinds], [plot, pick], api_visibility="private", show_progress="minimal")
     pick.change(hear, [pick], [info, player], api_visibility="private", show_progress="hidden")
     presets = [[["happy", "exciting", "funny"], []], [["sad", "calm", "tender"], []], [[], ["speech"]]]
     presets = [[[lab for lab in ls if lab in labels], ks] for ls, ks in presets]
@@ -301,8 +314,8 @@ def build_app(service=None, limits: Limits | None = None) -> GuardedBlocks:
                 sing_tab(service, media)
             with gr.Tab("Timeline", id="timeline"):
                 timeline_tab(service, media)
-            with gr.Tab("Explore", id="explore"):
-                explore_tab(service)
+            with gr.Tab("Explore", id="explore") as explore:
+                explore_tab(service, explore)
             with gr.Tab("About", id="about"):
                 gr.Markdown(service.about_markdown(), elem_id="about-md")
     demo.queue(default_concurrency_limit=limits.concurrency, max_size=limits.queue_size)

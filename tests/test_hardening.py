@@ -330,6 +330,7 @@ def test_a_terminated_server_leaves_no_uploads_behind(tmp_path):
     try:
         url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 240
         while time.monotonic() < deadline:
+            assert proc.poll() is None, f"the app exited ({proc.returncode}): {proc.stderr.read()[-2000:]}"
             try:
                 if httpx.get(url, timeout=5).status_code == 200:
                     break
