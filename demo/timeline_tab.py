@@ -1,15 +1,21 @@
 """The Timeline view: the emotion arc of a long recording (up to 10 minutes) and a soundtrack that follows it.
 
 One service call per click (svc.analyze_timeline); the plot, the clickable utterance strip, the sections table,
-the players and the cue sheet files are all drawn from that one result, kept in per-user state. Named API
+the players and the cue sheet files are all drawn from that one result. The page keeps a compact view of it
+(times, labels, tracks: a few KB per minute) that the players read, so they work even after the server has
+forgotten the session; the full result (~20 KB per minute of speech) goes to the page once, not back. Named API
 endpoint for gradio_client: /timeline (audio file, script, use speech recognition, shortest section in s -> JSON).
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
 import tempfile
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -23,6 +29,8 @@ from esmr_core.service import to_json
 
 SECTION_HEADERS = ["#", "start", "end", "emotion", "arousal", "valence", "track", "artist"]
 MIN_SECTION_RANGE = (2.0, 60.0)   # s, the slider (the API takes 0..600)
+CUE_DIR = Path(tempfile.gettempdir()) / "esmr-cue-sheets"   # gradio copies the files it offers into its cache
+CUE_MAX_AGE_S = 3600              # older cue-sheet files there are deleted when new ones are written
 # A click on an utterance of the strip: trigger a "click" event with its index (gradio's custom-HTML events).
 STRIP_JS = """element.addEventListener('click', (e) => {
   const seg = e.target.closest('[data-seg]');
@@ -118,12 +126,38 @@ def summary_markdown(r: dict[str, Any]) -> str:
     return "\n\n".join(lines)
 
 
-def section_markdown(r: dict[str, Any], sec: dict[str, Any]) -> str:
-    t = sec.get("track") or {}
-    others = ", ".join(x["title"] for x in sec["tracks"][1:])
+def player_view(r: dict[str, Any]) -> dict[str, Any]:
+    """What the players need, kept by the page: per utterance its times, labels, arousal/valence and words; per
+    section its times, readings and tracks (media URLs)."""
+    return {"segments": [{"index": s["index"], "start_s": s["start_s"], "end_s": s["end_s"],
+                          "label": s["emotion"]["label"], "arousal": s["vad"]["arousal"],
+                          "valence": s["vad"]["valence"], "mate": s["mate"]["label"], "transcript": s["transcript"]}
+                         for s in r["segments"]],
+            "sections": [{**{k: s[k] for k in ("index", "start_s", "end_s", "emotion", "arousal", "valence",
+                                                "mate_arousal", "mate_valence")},
+                          "utterances": len(s["segments"]),
+                          "tracks": [{k: t.get(k) for k in ("title", "artist", "licence", "file")} for t in s["tracks"]]}
+                         for s in r["sections"]]}
+
+
+def _item(view: Any, key: str, index: Any) -> dict[str, Any] | None:
+    """view[key][index] when the page sent a well-formed view and a valid index, else None."""
+    try:
+        items = view[key]
+        i = int(index)
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not isinstance(items, list) or not 0 <= i < len(items) or not isinstance(items[i], dict):
+        return None
+    return items[i]
+
+
+def section_markdown(sec: dict[str, Any]) -> str:
+    tracks = sec.get("tracks") or [{}]
+    t, others = tracks[0], ", ".join(str(x.get("title", "")) for x in tracks[1:])
     return (f"**Section {sec['index'] + 1}** · {_mmss(sec['start_s'])}–{_mmss(sec['end_s'])} · **{sec['emotion']}** "
             f"(arousal {sec['arousal']:.2f}, valence {sec['valence']:.2f}; MATE {sec['mate_arousal']:.2f}/5, "
-            f"{sec['mate_valence']:.2f}/5) · {len(sec['segments'])} utterances\n\n"
+            f"{sec['mate_valence']:.2f}/5) · {sec['utterances']} utterances\n\n"
             f"Music: **{t.get('title', '—')}** — {t.get('artist', '')} [{t.get('licence', '')}]"
             + (f"; also: {others}" if others else ""))
 
@@ -131,18 +165,34 @@ def section_markdown(r: dict[str, Any], sec: dict[str, Any]) -> str:
 def segment_markdown(seg: dict[str, Any]) -> str:
     words = f" “{seg['transcript']}”" if seg["transcript"] else ""
     return (f"Utterance {seg['index'] + 1} · {_mmss(seg['start_s'])}–{_mmss(seg['end_s'])} · speech tower "
-            f"**{seg['emotion']['label']}** (arousal {seg['vad']['arousal']:.2f}, valence {seg['vad']['valence']:.2f})"
-            f" · MATE **{seg['mate']['label']}** (in context){words}")
+            f"**{seg['label']}** (arousal {seg['arousal']:.2f}, valence {seg['valence']:.2f})"
+            f" · MATE **{seg['mate']}** (in context){words}")
 
 
 def cue_files(r: dict[str, Any]) -> list[str]:
-    """The cue sheet as CSV and JSON files in a fresh temporary folder (gradio serves them for download)."""
-    folder = tempfile.mkdtemp(prefix="esmr-cues-")
-    paths = [os.path.join(folder, "cue-sheet.csv"), os.path.join(folder, "cue-sheet.json")]
-    with open(paths[0], "w", encoding="utf-8", newline="") as fh:
-        fh.write(T.cue_csv(r["cues"]))
-    with open(paths[1], "w", encoding="utf-8") as fh:
-        fh.write(T.cue_json(r["cues"]))
+    """The cue sheet as cue-sheet.csv and cue-sheet.json (gradio copies and serves them for download), in a folder
+    named by their content under CUE_DIR; folders there older than CUE_MAX_AGE_S are deleted first."""
+    import shutil
+
+    CUE_DIR.mkdir(exist_ok=True)
+    now = time.time()
+    for old in CUE_DIR.iterdir():
+        try:
+            if now - old.stat().st_mtime > CUE_MAX_AGE_S:
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        except OSError:
+            pass
+    texts = {"csv": T.cue_csv(r["cues"]), "json": T.cue_json(r["cues"])}
+    folder = CUE_DIR / hashlib.sha1(texts["json"].encode("utf-8")).hexdigest()[:16]
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for ext, text in texts.items():
+        path = folder / f"cue-sheet.{ext}"
+        tmp = folder / f".cue-sheet.{ext}.{os.getpid()}.{threading.get_ident()}"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+        paths.append(str(path))
+    os.utime(folder)
     return paths
 
 
@@ -170,40 +220,42 @@ def timeline_tab(svc, media: Media) -> None:
             sec["track"] = sec["tracks"][0] if sec["tracks"] else None
         for c in r["cues"]:
             c["file"] = media.url(c["file"]) or ""
-        return r
+        return r, r
 
-    def section_outputs(r, audio_path, index):
-        sec = r["sections"][int(index)] if r and index is not None and 0 <= int(index) < len(r["sections"]) else None
+    def section_outputs(view, audio_path, index):
+        sec = _item(view, "sections", index)
         if sec is None:
             return "", None, None
-        track = media.path((sec.get("track") or {}).get("file"))
+        track = media.path((sec.get("tracks") or [{}])[0].get("file"))   # only catalogue audio
         mix = None
         if audio_path and track:
-            mix = (T.PREVIEW_SR, T.preview_mix(audio_path, sec["start_s"], sec["end_s"], track))
-        return section_markdown(r, sec), mix, track
+            mix = (T.PREVIEW_SR, T.preview_mix(audio_path, float(sec["start_s"]), float(sec["end_s"]), track))
+        return section_markdown(sec), mix, track
 
     @user_errors
     def show(r, audio_path):
+        """Fan the result out (right after the analysis, from the server's copy: the page does not send it back)."""
         if not r:
             return (None, "", None, "", [], gr.update(choices=[], value=None), "", None, None, None)
+        view = player_view(r)
         first = 0 if r["sections"] else None
-        return (r, summary_markdown(r), timeline_figure(r), strip_html(r), sections_table(r),
-                gr.update(choices=section_choices(r), value=first), *section_outputs(r, audio_path, first),
+        return (view, summary_markdown(r), timeline_figure(r), strip_html(r), sections_table(r),
+                gr.update(choices=section_choices(r), value=first), *section_outputs(view, audio_path, first),
                 cue_files(r))
 
     @user_errors
-    def hear_section(r, audio_path, index):
-        return section_outputs(r, audio_path, index)
+    def hear_section(view, audio_path, index):
+        return section_outputs(view, audio_path, index)
 
     @user_errors
-    def hear_segment(r, audio_path, evt: gr.EventData):
-        i = getattr(evt, "segment", None)
-        if not r or not audio_path or not isinstance(i, int) or not 0 <= i < len(r["segments"]):
+    def hear_segment(view, audio_path, evt: gr.EventData):
+        seg = _item(view, "segments", getattr(evt, "segment", None))
+        if seg is None or not audio_path:
             return "", None
-        seg = r["segments"][i]
-        return segment_markdown(seg), (16000, T.excerpt(audio_path, seg["start_s"], seg["end_s"]))
+        return segment_markdown(seg), (16000, T.excerpt(audio_path, float(seg["start_s"]), float(seg["end_s"])))
 
-    state = gr.State(None)   # this user's last timeline (plain dict)
+    last = gr.State(None)    # the full result, only for the fan-out right after the analysis
+    view = gr.JSON(visible=False, elem_id="tl-view")   # what the players read, kept by the page
     result = gr.JSON(render=False, elem_id="tl-json")
     gr.Markdown("A voice-over, a podcast, a conversation: up to 10 minutes (25 MB). The recording is cut into "
                 "utterances; each is read by the speech tower and by MATE in the context of the utterances before "
@@ -234,7 +286,8 @@ def timeline_tab(svc, media: Media) -> None:
     sections = gr.Dataframe(headers=SECTION_HEADERS, label="Soundtrack: one section per emotion", interactive=False,
                             elem_id="tl-sections", wrap=True)
     with gr.Row():
-        pick = gr.Dropdown(label="Hear a section", choices=[], elem_id="tl-section-pick", scale=1)
+        pick = gr.Dropdown(label="Hear a section", choices=[], elem_id="tl-section-pick", scale=1,
+                           allow_custom_value=True)   # its choices live in the session; hear_section checks it
         sec_info = gr.Markdown(elem_id="tl-section-info")
     with gr.Row():
         mix_player = gr.Audio(label="The section with its music", interactive=False, elem_id="tl-mix-player")
@@ -243,11 +296,11 @@ def timeline_tab(svc, media: Media) -> None:
     with gr.Accordion("Full result (JSON, as returned by the /timeline API)", open=False):
         result.render()
 
-    run_btn.click(analyze, [audio, script, use_asr, min_section], [result], api_name="timeline",
+    run_btn.click(analyze, [audio, script, use_asr, min_section], [result, last], api_name="timeline",
                   concurrency_id="analysis", show_progress_on=[summary, plot, sections])
-    result.change(show, [result, audio], [state, summary, plot, strip, sections, pick, sec_info, mix_player,
-                                          track_player, cues], api_visibility="private", show_progress="hidden")
-    pick.input(hear_section, [state, audio, pick], [sec_info, mix_player, track_player], api_visibility="private",
+    result.change(show, [last, audio], [view, summary, plot, strip, sections, pick, sec_info, mix_player,
+                                        track_player, cues], api_visibility="private", show_progress="hidden")
+    pick.input(hear_section, [view, audio, pick], [sec_info, mix_player, track_player], api_visibility="private",
                show_progress="hidden")
-    strip.click(hear_segment, [state, audio], [seg_info, seg_player], api_visibility="private",
+    strip.click(hear_segment, [view, audio], [seg_info, seg_player], api_visibility="private",
                 show_progress="hidden")

@@ -329,3 +329,22 @@ def test_mate_reads_a_dialogue_with_context(svc, make_tone):
     with pytest.raises(EsmrError, match="transcripts"):
         mate.predict_dialogue(utts, texts=["a"])
     assert mate.predict_dialogue([]) == []
+
+
+@pytest.mark.slow
+def test_the_page_keeps_a_small_checked_view_for_the_players(with_script):
+    """The Timeline tab's players read a compact view the page holds (so they work after the server forgets the
+    session); it must stay far below the API body cap and refuse whatever a crafted page might send."""
+    from demo.timeline_tab import _item, cue_files, player_view
+
+    view = player_view(with_script)
+    assert len(json.dumps(view)) < len(json.dumps(with_script)) / 3
+    assert _item(view, "segments", 5)["start_s"] == with_script["segments"][5]["start_s"]
+    assert _item(view, "sections", "2")["emotion"] == with_script["sections"][2]["emotion"]
+    for bad in (None, "x", -1, 99, 1.5e9):
+        assert _item(view, "sections", bad) is None
+    assert _item({"sections": "not a list"}, "sections", 0) is None and _item(None, "segments", 0) is None
+    paths = cue_files(with_script)
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["cue-sheet.csv", "cue-sheet.json"]
+    assert T.read_cue_csv(open(paths[0], encoding="utf-8").read()) == with_script["cues"]
+    assert cue_files(with_script) == paths   # the same result: the same files, not another copy
