@@ -1,8 +1,9 @@
 """Long recordings: the emotion arc of a voice-over or a conversation, and a soundtrack that follows it.
 
-    analyze_timeline(service, "talk.m4a", asr=False, top_k=3) -> dict
+    analyze_timeline(service, "talk.m4a", script=None, asr=False, top_k=3) -> dict
         segments  utterances (silero-vad, at most MAX_SEGMENT_S each), each with the speech tower's emotion and
-                  valence/arousal/dominance, MATE's reading in its dialogue context, and a transcript (ASR, optional)
+                  valence/arousal/dominance, MATE's reading in its dialogue context, and its words (from a script
+                  aligned to the utterances, or speech recognition, or none)
         sections  runs of consistent emotion found by a segment-level Viterbi pass with a minimum section length,
                   each with its top tracks (no track repeated in adjacent sections)
         cues      the cue sheet: one row per section (start, end, emotion, arousal, valence, track, ...)
@@ -77,12 +78,20 @@ class TimelineConfig:
             min_section_s=inputs.number(self.min_section_s, "min_section_s", 0.0, MAX_SECONDS),
             switch_cost=inputs.number(self.switch_cost, "switch_cost", 0.0, big),
             mate_weight=inputs.number(self.mate_weight, "mate_weight", 0.0, 1.0),
-            mate_context=None if self.mate_context is None else int(inputs.number(
-                self.mate_context, "mate_context", 0, big)),
+            mate_context=None if self.mate_context is None else _whole(self.mate_context, "mate_context"),
             max_segment_s=inputs.number(self.max_segment_s, "max_segment_s", 1.0, 60.0),
             long_gap_s=inputs.number(self.long_gap_s, "long_gap_s", 1.0, big),
             max_seconds=inputs.number(self.max_seconds, "max_seconds", 1.0, MAX_SECONDS))
         return out
+
+
+def _whole(value: Any, name: str) -> int:
+    from . import inputs
+
+    x = inputs.number(value, name, 0, 1e6)
+    if not float(x).is_integer():
+        raise EsmrError(f"{name} must be a whole number of utterances, got {value!r}")
+    return int(x)
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -99,7 +108,7 @@ def load_recording(source: Any, max_seconds: float = MAX_SECONDS) -> audio_mod.A
         elif os.path.isfile(source):
             size, name = os.path.getsize(source), f"'{os.path.basename(os.fspath(source))}'"
         if size is not None and size > audio_mod.MAX_BYTES:
-            raise AudioError(f"{name} is {size / 2**20:.1f} MB, over the {audio_mod.MAX_BYTES / 2**20:.3g} MB "
+            raise audio_mod.NotAudioError(f"{name} is {size / 2**20:.1f} MB, over the {audio_mod.MAX_BYTES / 2**20:.3g} MB "
                              f"limit; up to {limit} fit as 16 kHz mono WAV or as MP3, OGG, Opus or M4A")
     kw = dict(max_seconds=max_seconds, trim=False, normalize=False, require_voice=True)
     if isinstance(source, tuple) and len(source) == 2:   # gradio's (rate, samples)
@@ -229,8 +238,10 @@ def align_script(sentences: Sequence[str], spans: Sequence[tuple[float, float]])
     best = np.full((n + 1, m + 1), np.inf)
     best[0, 0] = 0.0
     move = np.zeros((n + 1, m + 1, 2), dtype=np.int64)
+    band = max(20, (max(n, m) + 4) // 5)       # cells this far off the diagonal are not searched (speed)
     for i in range(n + 1):
-        for j in range(m + 1):
+        centre = i * m / n
+        for j in range(max(0, int(centre) - band), min(m, int(centre) + band) + 1):
             if not np.isfinite(best[i, j]):
                 continue
             for (di, dj), penalty in _BEADS.items():
@@ -242,6 +253,8 @@ def align_script(sentences: Sequence[str], spans: Sequence[tuple[float, float]])
                 total = best[i, j] + gap + penalty
                 if total < best[a, b]:
                     best[a, b], move[a, b] = total, (di, dj)
+    if not np.isfinite(best[n, m]):   # pragma: no cover - the band always holds a path (it covers both ends)
+        raise EsmrError("the script could not be matched to the utterances; check that it is what was said")
     out = [""] * m
     i, j = n, m
     while i > 0 or j > 0:
