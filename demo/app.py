@@ -69,6 +69,22 @@ def example_clips(folder: Path, limit: int, by: str = "label") -> list[tuple[str
     return [(str(p), p.stem.replace("-", " ").replace("_", " ")) for p in files]
 
 
+def speech_examples(folder: Path, group: str) -> list[tuple[str, str, str]]:
+    """(path, caption, known words) of the example voices of one group ("words": TTS with their words;
+    "voice-only": real voices without words), one per emotion, captioned with the emotion and the length."""
+    manifest = folder / "manifest.jsonl"
+    if not manifest.is_file():
+        return []
+    out = []
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line) if line.strip() else {}
+        path = folder / str(row.get("path", ""))
+        if row.get("group", "words") == group and row.get("path") and path.is_file():
+            secs = f"{float(row['duration_s']):.0f} s" if row.get("duration_s") else ""
+            out.append((str(path), f"{row['label']} · {secs}".strip(" ·"), str(row.get("text") or "")))
+    return out
+
+
 def songs_result(svc, media: Media, analysis, weights: dict[str, float] | None) -> dict[str, Any]:
     """svc.rank_songs as plain JSON: {"range", "duration_s", "songs": [... with "backing" and "guide" as media
     URLs]}."""
@@ -128,7 +144,7 @@ def voice_tab(svc, media: Media) -> None:
     result = gr.JSON(render=False, elem_id="speech-json")
     with gr.Row():
         with gr.Column(scale=1):
-            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Your voice (5-30 s)",
+            audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Your voice (3-30 s)",
                              waveform_options=gr.WaveformOptions(sample_rate=16000), elem_id="speech-audio")
             text = gr.Textbox("", label="Transcript (optional)", elem_id="speech-text", lines=2, max_length=max_chars,
                               placeholder=f"Leave empty to transcribe automatically (English); at most "
@@ -136,11 +152,14 @@ def voice_tab(svc, media: Media) -> None:
             use_asr = gr.Checkbox(True, label="Transcribe my speech when no transcript is typed (English ASR)",
                                   elem_id="speech-asr")
             run_btn = gr.Button("Analyse my voice", variant="primary", elem_id="analyze-btn")
-            clips = example_clips(assets_dir() / "examples" / "speech", 7)
-            if clips:
-                gr.Examples([[c, "", True] for c, _ in clips], inputs=[audio, text, use_asr], outputs=[result],
-                            fn=analyze, cache_examples=True, cache_mode="lazy", label="Example voices",
-                            example_labels=[cap for _, cap in clips])
+            folder = assets_dir() / "examples" / "speech"
+            for group, title in (("words", "Example voices, with their words (voice and words carry the emotion)"),
+                                 ("voice-only", "Voice only (harder): real voices made emotional by rule, no words")):
+                clips = speech_examples(folder, group)
+                if clips:
+                    gr.Examples([[c, words, False] for c, _, words in clips], inputs=[audio, text, use_asr],
+                                outputs=[result], fn=analyze, cache_examples=True, cache_mode="lazy", label=title,
+                                example_labels=[cap for _, cap, _ in clips])
         with gr.Column(scale=1):
             summary = gr.Markdown(elem_id="speech-summary")
             emotion = gr.Label(num_top_classes=7, label="Emotion (speech tower)", elem_id="emotion-label")

@@ -69,7 +69,14 @@ def speech_summary(r: dict[str, Any]) -> str:
              f"from {' + '.join(r['mate'].get('modalities', [])) or 'audio'})",
              f"Analysed {float(r['duration_s']):.1f} s of audio{cut}; transcript: {source}; "
              f"{float(r['timing_ms'].get('total_ms', 0.0)):.0f} ms."]
+    if r["transcript_source"] == "asr":
+        w = float(r.get("words_weight", 1.0))
+        heard = f"“{r['transcript']}”" if r.get("transcript") else "no words"
+        lines.append(f"Speech recognition heard {heard}; the words counted {100 * w:.0f}% (the recogniser's "
+                     "confidence), the voice the rest. **Type what you said for a better reading.**")
     lines += [f"> note: {w}" for w in r.get("warnings", [])]
+    lines.append("_The models learned from synthetic speech and from real voices made emotional by rule, not from "
+                 "real emotional speech: treat the reading as a guess (figures: README, Real voices)._")
     return "\n\n".join(lines)
 
 

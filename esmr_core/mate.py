@@ -35,6 +35,8 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 2e-3                  # AdamW, cosine decay to 0
     weight_decay: float = 1e-4
+    text_weight_aug: float = 0.0      # share of training utterances whose words get a random trust weight in
+    #                                   [0, 1] (recognised words are weighted by the recogniser's confidence)
     seed: int = 0
 
     @classmethod
@@ -139,9 +141,20 @@ def mels_of(samples: np.ndarray, cfg: MateConfig, logmel=None) -> np.ndarray:
     return logmel(torch.from_numpy(y)[None])[0].numpy()
 
 
-def prepare_data(speech_dir: str | Path, cfg: MateConfig, *, use_cache: bool = True, verbose: bool = False) -> MateData:
-    """Log-mels and text vectors of every row of a speech collection, cached under cache_dir()/mate."""
+def prepare_data(speech_dir: str | Path | list, cfg: MateConfig, *, use_cache: bool = True,
+                 verbose: bool = False) -> MateData:
+    """Log-mels and text vectors of every row of a speech collection (or of several, rows pooled in order),
+    cached under cache_dir()/mate."""
     from .data.manifest import load_collection
+
+    if isinstance(speech_dir, (list, tuple)):
+        parts = [prepare_data(d, cfg, use_cache=use_cache, verbose=verbose) for d in speech_dir]
+        if not parts:
+            raise EsmrError("no speech collection given")
+        return MateData(ids=[i for p in parts for i in p.ids], mels=[m for p in parts for m in p.mels],
+                        **{f: np.concatenate([getattr(p, f) for p in parts])
+                           for f in ("text", "has_text", "targets", "arousal", "valence", "groups", "splits",
+                                     "lexically_neutral")})
     from .models.mate import LogMel
 
     try:
@@ -249,6 +262,7 @@ def fit(data: MateData, idx: Sequence[int], cfg: MateConfig, tcfg: TrainConfig,
     """Train a fresh MateModel on utterances idx. Returns (model on CPU, eval mode; mean loss per epoch)."""
     torch.manual_seed(tcfg.seed)
     rng = np.random.default_rng(tcfg.seed)
+    gen = torch.Generator().manual_seed(tcfg.seed + 1)   # text-weight draws only: the model's own RNG stays as it was
     idx = np.asarray(idx)
     model = MateModel(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
@@ -267,7 +281,12 @@ def fit(data: MateData, idx: Sequence[int], cfg: MateConfig, tcfg: TrainConfig,
             batch = {k: v.to(device) for k, v in collate(data, chunk).items()}
             if len(batch["lengths"]) < 2:      # BatchNorm needs two samples
                 continue
-            out = model(batch["mels"], batch["lengths"], batch["text"], batch["has_text"])
+            has = batch["has_text"].float()
+            if tcfg.text_weight_aug > 0:
+                n = len(has)
+                scaled = torch.rand(n, generator=gen) < tcfg.text_weight_aug
+                has = torch.where(scaled, has * torch.rand(n, generator=gen), has)
+            out = model(batch["mels"], batch["lengths"], batch["text"], has)
             loss = mate_loss(out, batch, tcfg.lam, cw)["loss"]
             opt.zero_grad()
             loss.backward()
@@ -369,8 +388,9 @@ class Mate:
         return np.asarray(self._text_encoder.encode_texts([text]), np.float32)[0]
 
     @torch.no_grad()
-    def predict(self, samples16k: np.ndarray, text: str | None = None) -> dict[str, Any]:
-        """samples16k: (L,) mono float waveform at 16 kHz; text: transcript or None/empty (audio only).
+    def predict(self, samples16k: np.ndarray, text: str | None = None, text_weight: float = 1.0) -> dict[str, Any]:
+        """samples16k: (L,) mono float waveform at 16 kHz; text: transcript or None/empty (audio only);
+        text_weight in [0, 1]: how far the words are trusted (blended towards the missing-text vector).
 
         Returns {"label", "probabilities": {emotion: p}, "arousal", "valence" (1..5), "modalities"}."""
         y = np.asarray(samples16k, np.float32)
@@ -386,8 +406,8 @@ class Mate:
         if cfg.use_text:
             use = bool(text and text.strip())
             tvec = torch.from_numpy(self.text_vector(text))[None] if use else torch.zeros(1, cfg.text_dim)
-            has = torch.tensor([use])
-            if use:
+            has = torch.tensor([float(text_weight) if use else 0.0])
+            if use and text_weight > 0:
                 modalities.append("text")
         if not modalities:
             raise EsmrError("this MATE model reads text only; give a transcript")

@@ -41,6 +41,12 @@ class ServiceConfig:
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
 
 
+# Recognised words count in both readings with the recogniser's calibrated confidence (the probability that
+# they keep the meaning of what was said, esmr_core/resources/asr_confidence.json) and not at all below this:
+# the invented words PocketSphinx returns for speech in another language score 0.06 in the median.
+MIN_WORD_WEIGHT = 0.1
+
+
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
         raise ModelUnavailableError(f"{what} not found at {path}; restore it from the repository (git checkout) "
@@ -89,6 +95,7 @@ class Service:
             _collection(cfg.songs, "songs", "song catalogue")
             self.singer = SingingRecommender.load(checkpoints_dir(), cfg.songs)
         self._asr_lock = threading.Lock()
+        self._confidence = None   # the recogniser's confidence calibration, loaded with the recogniser
         self.load_seconds = time.perf_counter() - t0
 
     # ---- loading -------------------------------------------------------------------------------------------
@@ -125,10 +132,18 @@ class Service:
         return audio_mod.load_audio(source, **kw)
 
     def transcribe(self, samples: np.ndarray) -> str:
+        return self.transcribe_scored(samples)[0]
+
+    def transcribe_scored(self, samples: np.ndarray) -> tuple[str, float]:
+        """English words recognised in a clip and the calibrated probability that they are usable (0..1)."""
         from .encoders import get_encoder
+        from .encoders.asr import TranscriptConfidence
 
         with self._asr_lock:
-            return get_encoder("asr").transcribe(samples)
+            heard = get_encoder("asr").transcribe_scored(samples)
+            if self._confidence is None:
+                self._confidence = TranscriptConfidence.load()
+            return heard.text, self._confidence(heard)
 
     def analyze_speech(self, source: Any, text: str | None = None, top_k: int | None = None,
                        asr: bool = True) -> dict[str, Any]:
@@ -143,13 +158,19 @@ class Service:
         clip = self._load(source)
         timing["load_ms"] = (time.perf_counter() - t) * 1e3
         transcript, transcript_source = typed, "typed" if typed else "none"
+        confidence = 1.0 if typed else 0.0
         if not typed and asr:
             t = time.perf_counter()
-            transcript = self.transcribe(clip.samples)
+            transcript, confidence = self.transcribe_scored(clip.samples)
             transcript_source = "asr"
             timing["asr_ms"] = (time.perf_counter() - t) * 1e3
+        # How far the words count against the voice: typed words fully; recognised words by the recogniser's
+        # calibrated confidence, and not at all below MIN_WORD_WEIGHT (invented words must not outvote the voice)
+        weight = confidence if confidence >= MIN_WORD_WEIGHT else 0.0
+        if not transcript:
+            weight = 0.0
         t = time.perf_counter()
-        x = speech_vector(clip.samples, transcript, self.spec)  # "" = no words: a zero text block
+        x = speech_vector(clip.samples, transcript if weight > 0 else "", self.spec, text_weight=weight)
         timing["features_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         with torch.inference_mode():
@@ -162,7 +183,7 @@ class Service:
         near_xy = self.map.transform(self.index.vectors(idx[0]))  # the retrieved tracks, placed like the query
         timing["model_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        mate = self.mate.predict(clip.samples, transcript or None)
+        mate = self.mate.predict(clip.samples, transcript if weight > 0 else None, text_weight=weight)
         mate = {**mate, "probabilities": {e: round(float(p), 4) for e, p in mate["probabilities"].items()},
                 "arousal": round(float(mate["arousal"]), 3), "valence": round(float(mate["valence"]), 3)}
         timing["mate_ms"] = (time.perf_counter() - t) * 1e3
@@ -181,6 +202,9 @@ class Service:
             "mate": mate,
             "transcript": transcript,
             "transcript_source": transcript_source,
+            # 0..1: the share the words had in both readings (typed 1; recognised: calibrated ASR confidence)
+            "transcript_confidence": round(float(confidence), 3),
+            "words_weight": round(float(weight), 3),
             "tracks": tracks,
             "map": {"x": round(float(xy[0]), 4), "y": round(float(xy[1]), 4)},
             "timing_ms": {k: round(v, 1) for k, v in timing.items()},

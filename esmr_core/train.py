@@ -356,11 +356,12 @@ def run(cfg: TrainConfig, out_dir: str | Path, data: TrainData | None = None, pr
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     ckpt = out_dir / "checkpoint"
     model.save_pretrained(ckpt, extra={"train_config": asdict(cfg), "results": results})
-    write_model_card(ckpt, cfg, results)
+    write_model_card(ckpt, cfg, results, data.spec)
     return results
 
 
-def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str, Any]) -> Path:
+def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str, Any],
+                     spec: dict[str, Any] | None = None) -> Path:
     """README.md model card of a joint-model checkpoint: data, metrics, limits, licence."""
     def fmt(m: dict[str, float]) -> str:
         keys = ["mrr", "p@5", "ndcg@5", "emotion_accuracy", "emotion_macro_f1", "ccc_v", "ccc_a", "ccc_d"]
@@ -371,8 +372,12 @@ def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str,
         "Maps a voice (and optionally its words) and music clips into one emotion space; a speech query",
         "retrieves music by cosine similarity (Doh et al., ICASSP 2023; VAD-guided contrastive extension).", "",
         "## Data",
-        f"- speech: `{cfg.speech}` (synthetic emotional speech, 7 emotions; split train/val/test; "
-        f"{results.get('n_train', '?')} training clips)",
+        f"- speech: `{cfg.speech}` (7 emotions; split train/val/test by whole voice; "
+        f"{results.get('n_train', '?')} training clips): TTS sentences whose words and prosody carry the emotion, "
+        "and real human voices (Debian asterisk prompt voices, KDE volunteers) made emotional by rule with a "
+        "vocoder and passed through random channels (docs/datasets.md)",
+        "- speech inputs: " + (", ".join(e["name"] + (" without " + ", ".join(e["drop"]) if e.get("drop") else "")
+                                         for e in spec["speech"]) if spec else "see `feature_spec` in config.json"),
         f"- music: `{cfg.catalog or 'assets/music'}` ({results.get('n_music', '?')} catalogue clips with mood tags "
         "derived from valence/energy)",
         f"- features: modality `{cfg.modality}` from frozen encoders (see `feature_spec` in config.json)",
@@ -390,12 +395,15 @@ def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str,
         "", "Relevant music = the catalogue mood closest (label similarity, VAD) to the speech emotion;",
         "NDCG@5 uses graded label similarity in [0, 1]. Emotion head: reads the joint embedding (stop-gradient).", "",
         "## Limits",
-        "- Trained on synthesised speech (TTS with prosody changes), not on real emotional speech: expect lower",
-        "  accuracy on real voices; retrain on a real corpus (IEMOCAP, RAVDESS, ...) with `esmr train`.",
+        "- No real emotional speech was available: the real voices it learned from are neutral recordings made",
+        "  emotional by rule, so it hears the textbook cues (pitch level and range, tempo, vocal effort), not all a",
+        "  person uses; judge it by the real-voice benchmark (`make realvoice`, bench/realvoice.json), and retrain",
+        "  on a real corpus (IEMOCAP, RAVDESS, ...) with `esmr train` where you have one.",
         "- The catalogue's mood tags come from an automatic valence/energy model, not from listeners.",
         "- English text features only (all-MiniLM-L6-v2).", "",
         "## Licence",
-        "GPL-3.0-or-later (the project's licence). Trained on synthetic speech + the bundled catalogue.",
+        "GPL-3.0-or-later (the project's licence). Trained on synthetic speech, real voices under CC-BY(-SA),",
+        "GPL and BSD-style licences (credited in docs/datasets.md) and the bundled catalogue.",
         "Emotion coordinates: NRC VAD Lexicon (Mohammad 2018).", "",
     ]
     path = Path(directory) / "README.md"

@@ -3,10 +3,12 @@
     python scripts/make_examples.py speech --corpus data/bootstrap     # -> assets/examples/speech
     python scripts/make_examples.py singing                              # -> assets/examples/singing
 
-Speech: 4 held-out test-split clips per emotion of the bootstrap corpus (unseen sentences and voices):
-per emotion one lexically neutral and one emotional sentence from each engine, as small Ogg/Opus files.
+Speech: held-out test-split clips of the bootstrap corpus (unseen sentences and voices), as small Ogg/Opus
+files: per emotion one 5-9 s clip whose voice and words carry it (words known), and real voices made
+emotional by rule without words (see make_speech).
 Singing: melodies of the bundled song catalogue rendered by synthetic singers (FluidSynth voice patches)
-at a low and a high register. Everything here is synthesised by this project (GPL-3.0-or-later).
+at a low and a high register. The TTS and singing clips are synthesised by this project (GPL-3.0-or-later); the real voices keep
+their recordings' licence (per row).
 """
 from __future__ import annotations
 
@@ -39,29 +41,59 @@ def _usable(path: Path) -> bool:
         return False
 
 
-def make_speech(corpus: Path, out: Path, per_emotion: int = 4) -> None:
+def _join(clips: list[np.ndarray], sr: int, pause_s: float = 0.35) -> np.ndarray:
+    gap = np.zeros(int(pause_s * sr), np.float32)
+    out = []
+    for i, y in enumerate(clips):
+        out += ([gap] if i else []) + [np.asarray(y, np.float32)]
+    return np.concatenate(out)
+
+
+def make_speech(corpus: Path, out: Path, voice_only: int = 1) -> None:
+    """Two groups, every clip held out from training (test split: unseen sentences and unseen voices):
+    - "words": one per emotion, three of its test sentences spoken by the piper test voice and joined
+      (5-9 s), offered with the words as the known transcript: voice and words both carry the emotion;
+    - "voice-only": real human voices of the test split made emotional by rule (no English words), offered
+      without a transcript: the harder case, where only the voice can tell."""
     coll = load_collection(corpus, kind="speech")
     test = coll.split("test")
     if out.exists():
         shutil.rmtree(out)
     ex = new_collection(out, "speech", name="example-speech", source=str(corpus.name),
-                        description="held-out test clips of the bootstrap corpus (unseen sentences and voices)",
+                        description="held-out test clips of the bootstrap corpus (unseen sentences and voices): "
+                                    "group 'words' (TTS, words known) and 'voice-only' (real voices, no words)",
                         licence=LICENCE)
+    keys = ("label", "valence", "arousal", "dominance")
     for label in EMOTIONS:
-        chosen = []
-        for lex in (True, False):
-            for tts in ("piper", "espeak"):
-                rows = sorted((r for r in test if r["label"] == label and bool(r.get("lexically_neutral")) == lex
-                               and r["tts"] == tts and _usable(coll.path(r))), key=lambda r: r["id"])
-                if rows:
-                    chosen.append(rows[len(rows) // 2])
-        for row in chosen[:per_emotion]:
-            samples, sr = sf.read(coll.path(row), dtype="float32")
-            rel = Path("clips") / f"{row['id']}.ogg"
-            _write_opus(out / rel, samples, sr)
-            keep = {k: row[k] for k in ("id", "label", "valence", "arousal", "dominance", "text", "voice", "tts",
-                                        "lexically_neutral", "sentence_id", "duration_s")}
-            ex.rows.append({**keep, "path": str(rel), "split": "example", "licence": LICENCE})
+        rows = sorted((r for r in test if r["label"] == label and r.get("tts") == "piper"
+                       and not r.get("lexically_neutral") and _usable(coll.path(r))), key=lambda r: r["id"])[:3]
+        if not rows:
+            continue
+        parts, sr = [], None
+        for r in rows:
+            y, sr = sf.read(coll.path(r), dtype="float32")
+            parts.append(y)
+        y = _join(parts, sr)
+        rid = f"{label}-words-{rows[0]['voice']}"
+        rel = Path("clips") / f"{rid}.ogg"
+        _write_opus(out / rel, y, sr)
+        ex.rows.append({"id": rid, **{k: rows[0][k] for k in keys}, "text": " ".join(r["text"] for r in rows),
+                        "voice": rows[0]["voice"], "tts": "piper", "group": "words", "lexically_neutral": False,
+                        "sentence_id": "+".join(r["sentence_id"] for r in rows),
+                        "duration_s": round(len(y) / sr, 3), "path": str(rel), "split": "example", "licence": LICENCE})
+    real = [r for r in test if r.get("tts") == "real"]
+    for label in EMOTIONS:
+        rows = sorted((r for r in real if r["label"] == label and 2.5 <= float(r.get("duration_s", 0)) <= 9
+                       and not r.get("channel") and _usable(coll.path(r))), key=lambda r: r["id"])
+        for row in rows[len(rows) // 2:][:voice_only]:
+            y, sr = sf.read(coll.path(row), dtype="float32")
+            rid = f"{label}-voice-{row['voice']}"
+            rel = Path("clips") / f"{rid}.ogg"
+            _write_opus(out / rel, y, sr)
+            ex.rows.append({"id": rid, **{k: row[k] for k in keys}, "text": "", "voice": row["voice"],
+                            "tts": "real", "group": "voice-only", "source_id": row["id"],
+                            "duration_s": round(len(y) / sr, 3), "path": str(rel), "split": "example",
+                            "licence": row.get("licence", LICENCE)})
     ex.save()
     print(f"{len(ex.rows)} speech examples in {out}")
 

@@ -57,6 +57,8 @@ def slice_data(data: TrainData, keep: tuple[str, ...], drop: list[str]) -> Train
             entries.append({**e, **({"full_dim": e["dim"], "drop": gone, "dim": e["dim"] - len(gone)} if gone else {})})
         start += e["dim"]
     modality = {("prosody", "timbre", "minilm"): "fusion", ("prosody", "minilm"): "voice-text"}[keep]
+    if not set(keep) <= {e["name"] for e in data.spec["speech"]}:
+        raise SystemExit(f"the features hold no {keep}: run with --with-timbre")
     return replace(data, speech_x=np.ascontiguousarray(data.speech_x[:, cols]),
                    spec={**data.spec, "modality": modality, "speech": entries})
 
@@ -99,6 +101,46 @@ def real_voice_scores(model, data: TrainData, idx: np.ndarray) -> dict[str, floa
             "energetic_top5_low": float(energetic[a_true <= 0.4].mean())}
 
 
+def mate_rows(speech: str, seeds: list[int], epochs: int | None = None) -> list[dict]:
+    """MATE trained on the train split with and without the real voices, judged like the joint model on the
+    val split's real voices (voice only) and its synthetic voices (with words)."""
+    from esmr_core import mate as M
+
+    cfg, tcfg, _ = M.load_config(PACKAGE_DIR / "configs" / "mate.json")
+    if epochs:
+        tcfg.epochs = epochs
+    data = M.prepare_data(resolve_dir(speech), cfg, verbose=True)
+    from esmr_core.data.manifest import load_collection
+
+    rows_meta = {r["id"]: r for r in load_collection(resolve_dir(speech), "speech").rows}
+    real = np.array([bool(rows_meta[i].get("real_voice")) for i in data.ids])
+    voice = np.array([str(rows_meta[i].get("voice", "")) for i in data.ids])
+    val_real = np.flatnonzero((data.splits == "val") & real)
+    val_syn = np.flatnonzero((data.splits == "val") & ~real)
+    out = []
+    for train_real in (False, True):
+        per_seed = []
+        for seed in seeds:
+            train = data.splits == "train"
+            tr = np.flatnonzero(train if train_real else train & ~real)
+            t0 = time.time()
+            model, _ = M.fit(data, tr, cfg, replace(tcfg, seed=seed, text_weight_aug=0.3))
+            pr = M.predict_data(model, data, val_real, use_text=False)
+            ps = M.predict_data(model, data, val_syn)
+            sc = M.score(ps, data, val_syn)
+            per_seed.append({
+                "real_arousal_pairs": pair_accuracy(pr["arousal"], data.arousal[val_real], voice[val_real], 0.8),
+                "real_valence_pairs": pair_accuracy(pr["valence"], data.valence[val_real], voice[val_real], 0.8),
+                "real_emotion_accuracy": float((pr["probs"].argmax(1) == data.labels[val_real]).mean()),
+                "synthetic_val_f1": sc["f1_macro"], "synthetic_val_ccc_arousal": sc["ccc_arousal"],
+                "seconds": time.time() - t0})
+        mean = {k: float(np.mean([r[k] for r in per_seed])) for k in per_seed[0]}
+        out.append({"model": "MATE", "train_real_voices": train_real, "mean": mean})
+        print(f"MATE {'syn+real' if train_real else 'syn only':8s} | arousal pairs {mean['real_arousal_pairs']:.3f} | "
+              f"real acc {mean['real_emotion_accuracy']:.3f} | syn val F1 {mean['synthetic_val_f1']:.3f}", flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=str(PACKAGE_DIR / "configs" / "default.json"))
@@ -106,10 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--catalog", default="")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--out", default=str(REPO_ROOT / "docs" / "inputs.json"))
+    ap.add_argument("--with-timbre", action="store_true", help="also the variant with the speaker embedding "
+                    "(its features cost as much as the prosody's)")
+    ap.add_argument("--train-real", type=int, nargs="+", default=[0, 1], help="1: train with the real voices")
+    ap.add_argument("--only-mate", action="store_true")
+    ap.add_argument("--mate-epochs", type=int, default=None)
     args = ap.parse_args(argv)
+    if args.only_mate:
+        rows = mate_rows(args.speech[0], args.seeds, args.mate_epochs)
+        Path(args.out).with_name("inputs_mate.json").write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+        return 0
     cfg = load_config(args.config)
+    variants = [v for v in VARIANTS if args.with_timbre or "timbre" not in v[1]]
     full = load_data([resolve_dir(d) for d in args.speech], resolve_dir(args.catalog, default_catalog_dir()),
-                     "fusion")
+                     "fusion" if args.with_timbre else "voice-text")
     real = full.speech_real.astype(bool)
     if not real.any():
         print("error: the speech collections hold no real voices; build them with `esmr corpus bootstrap`",
@@ -120,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(full.speech_x)} clips ({int(real.sum())} real); val: {len(val_real)} real "
           f"({len(set(full.speech_voice[val_real]))} voices), {len(val_syn)} synthetic", file=sys.stderr)
     rows = []
-    for train_real in (False, True):
-        for name, keep, drop in VARIANTS:
+    for train_real in args.train_real:
+        for name, keep, drop in variants:
             data = slice_data(full, keep, drop)
             if not train_real:   # synthetic-only training: real rows leave the train split (val stays)
                 data = replace(data, split=np.where(real & (data.split == "train"), "unused", data.split))
