@@ -348,7 +348,7 @@ def launch(demo: GuardedBlocks, host: str = "127.0.0.1", port: int = 7860, **kwa
 
     app_kwargs = {**kwargs.pop("app_kwargs", {}), "middleware": [Middleware(ServerGuard, blocks=demo)],
                   "lifespan": lifespan_for(demo)}
-    # gradio keeps every session's copy of the page's config (~180 KB here) until 10,000 sessions; each raw API
+    # gradio keeps every session's copy of the page's config (~170 KB here) until 10,000 sessions; each raw API
     # call is a session of its own, so the cap is what keeps the memory flat under API traffic
     return demo.launch(server_name=host, server_port=port, share=False, max_file_size=demo.limits.upload_file_bytes,
                        allowed_paths=demo.media.allowed_paths(), theme=gr.themes.Soft(), footer_links=["api"],

@@ -68,7 +68,7 @@ class Limits:
     api_body_bytes: int = 256 * 1024                # any other request body (a 2,000-character transcript is < 25 KB)
     queue_size: int = 32                            # requests waiting beyond this are refused with "queue full"
     concurrency: int = 2                            # analyses run at once (one per core here)
-    sessions: int = 300                             # sessions whose state is kept (~110 KB each; gradio: 10,000)
+    sessions: int = 300                             # sessions whose state is kept (~170 KB each; gradio: 10,000)
 
     @classmethod
     def from_env(cls) -> Limits:
