@@ -18,6 +18,14 @@ from .emotion import EMOTIONS
 from .errors import EsmrError
 from .metrics import ccc, classification_metrics, retrieval_metrics
 
+# Subsets of a split: the lexically neutral sentences; the TTS voices alone ("synthetic", the earlier test
+# split's rows) or the real human voices alone ("real", made emotional by rule) of a corpus that holds both
+SUBSETS = {
+    None: lambda r: True,
+    "lexically_neutral": lambda r: bool(r.get("lexically_neutral", False)) and r.get("tts") != "real",
+    "synthetic": lambda r: r.get("tts") != "real",
+    "real": lambda r: r.get("tts") == "real",
+}
 EVAL_SPACE = "VAD"  # relevance space of reported numbers (the same for every model, so rows compare)
 
 
@@ -68,10 +76,9 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
         music = load_collection(catalog_dir, "music")
     except (FileNotFoundError, ValueError) as exc:
         raise EsmrError(str(exc)) from None
-    if subset not in (None, "lexically_neutral"):
-        raise EsmrError(f"unknown subset {subset!r}; the only subset is 'lexically_neutral'")
-    rows = [r for r in speech.rows if r.get("split") == split
-            and (subset is None or bool(r.get("lexically_neutral", False)))]
+    if subset not in SUBSETS:
+        raise EsmrError(f"unknown subset {subset!r}; choose one of {[k for k in SUBSETS if k]}")
+    rows = [r for r in speech.rows if r.get("split") == split and SUBSETS[subset](r)]
     if not rows:
         raise EsmrError(f"no speech rows in split {split!r}" + (f" with {subset}" if subset else ""))
     if transcripts not in ("given", "asr", "none"):

@@ -1,4 +1,4 @@
-"""`esmr evaluate --checkpoint DIR [--speech DIR] [--catalog DIR] [--split test] [--subset lexically_neutral]`."""
+"""`esmr evaluate --checkpoint DIR [--speech DIR] [--catalog DIR] [--split test] [--subset lexically_neutral|synthetic|real]`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--speech", default="data/bootstrap", help="speech collection folder")
     p.add_argument("--catalog", default=None, help="music catalogue folder (default assets/music)")
     p.add_argument("--split", default="test", help="split to evaluate (train / val / test)")
-    p.add_argument("--subset", default=None, choices=["lexically_neutral"], help="only these rows")
+    p.add_argument("--subset", default=None, choices=["lexically_neutral", "synthetic", "real"],
+                   help="only these rows (synthetic: the TTS voices; real: the real voices made emotional by rule)")
     p.add_argument("--space", default="VAD", choices=["VA", "VAD"], help="relevance space")
     p.add_argument("--transcripts", default="given", choices=["given", "asr", "none"],
                    help="words the model reads: the corpus text, what the speech recogniser hears, or none")
