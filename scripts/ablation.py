@@ -15,6 +15,7 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -99,6 +100,22 @@ def table(rows: list[tuple[str, dict]], part: str) -> list[str]:
     return lines
 
 
+def tts_view(speech_dir: Path, tmp: Path) -> Path:
+    """The TTS rows of a corpus that also holds real voices (rows with tts == "real"), as a collection in tmp whose
+    clip folder links to the corpus's: this table is the synthetic setting of the source papers' ablation; the
+    real voices have their own study (scripts/realvoice_ablation.py)."""
+    rows = (speech_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    keep = [r for r in rows if r.strip() and json.loads(r).get("tts") != "real"]
+    if len(keep) == len([r for r in rows if r.strip()]):
+        return speech_dir
+    view = tmp / "tts"
+    view.mkdir()
+    shutil.copy(speech_dir / "collection.json", view / "collection.json")
+    (view / "manifest.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    (view / "clips").symlink_to((speech_dir / "clips").resolve(), target_is_directory=True)
+    return view
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--speech", default="data/bootstrap")
@@ -111,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     speech_dir, catalog_dir = resolve_dir(args.speech), resolve_dir(args.catalog, default_catalog_dir())
+    tmp = tempfile.TemporaryDirectory()
+    speech_dir = tts_view(speech_dir, Path(tmp.name))
     fusion = load_data(speech_dir, catalog_dir, "fusion")
     assert fusion.spec["speech"] == make_spec("fusion")["speech"]
     cfg_dir = PACKAGE_DIR / "configs"
