@@ -330,6 +330,7 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
     import torch
 
     from .features import speech_vector
+    from .service import MIN_WORD_WEIGHT
 
     sr = audio_mod.SAMPLE_RATE
     utts, texts, feats = [], [], []
@@ -339,12 +340,16 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
         # each utterance normalised to -23 LUFS as an /analyze clip is (what the models were trained on)
         y = audio_mod._normalize(clip.samples[int(round(a * sr)): int(round(b * sr))])
         text = script_texts[i] if script_texts is not None else ""
+        weight = 1.0
         if script_texts is None and cfg.asr:
             t = time.perf_counter()
-            text = svc.transcribe(y)
+            text, weight = svc.transcribe_scored(y)
             t_asr += time.perf_counter() - t
+            # recognised words count as in /analyze: by the recogniser's confidence, not at all below the floor
+            if weight < MIN_WORD_WEIGHT:
+                text, weight = "", 0.0
         t = time.perf_counter()
-        feats.append(speech_vector(y, text, svc.spec))
+        feats.append(speech_vector(y, text, svc.spec, text_weight=weight))
         t_feat += time.perf_counter() - t
         utts.append(y)
         texts.append(text)
