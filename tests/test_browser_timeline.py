@@ -65,11 +65,16 @@ def test_timeline_view_shows_plays_and_offers_the_cue_sheet(page, svc, recording
     root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
     pg.locator("#tl-script textarea").fill(recording.script)
     expected = svc.analyze_timeline(str(recording.path), script=recording.script)
+    # progress while it works: the per-utterance messages of the analysis. A watcher installed before the click
+    # records whether one was ever on the page (waiting for it to be visible races a fast run)
+    pg.evaluate("""() => { window.__sawProgress = false;
+        new MutationObserver(() => { if ((document.body.textContent || '').includes('reading utterance'))
+            window.__sawProgress = true; }).observe(document.body, {subtree: true, childList: true,
+                                                                  characterData: true}); }""")
     pg.locator("#tl-btn").click()
-    # progress while it works: the per-utterance messages of the analysis
-    pg.get_by_text("reading utterance", exact=False).first.wait_for(timeout=SLOW)
     n = len(expected["sections"])
     pg.locator(f"#tl-sections [data-testid='cell-{n - 1}-3']").wait_for(timeout=SLOW)
+    assert pg.evaluate("window.__sawProgress"), "no progress message was shown while the recording was analysed"
     shown = [[pg.locator(f"#tl-sections [data-testid='cell-{r}-{c}']").inner_text().strip() for c in (3, 6)]
              for r in range(n)]
     assert shown == [[s["emotion"], s["track"]["title"]] for s in expected["sections"]]
