@@ -100,14 +100,26 @@ def load_or_fit_index(model: Any, checkpoint: Path, cat: Any) -> MusicIndex:
     if meta is not None:
         want = index_info(checkpoint, cat)
         if all(meta.get("info", {}).get(k) == v for k, v in want.items()):
-            return MusicIndex.load(folder, search_nprobe="queries")
+            return _serving(MusicIndex.load(folder, search_nprobe="queries"))
     if len(cat) > FIT_AT_START_MAX:
         raise ModelUnavailableError(
             f"the catalogue {cat.root} has {len(cat)} tracks and no search index for this checkpoint: run "
             f"`esmr index build --catalog {cat.root}` (it writes {folder} and {Path(cat.root) / 'map'})")
     emb = catalog_embeddings(model, cat)
     queries = speech_query_sample(model) if len(cat) >= ANN_MIN_SIZE else None
-    return MusicIndex("auto", search_nprobe="queries").fit(emb, _ids(cat), queries=queries)
+    return _serving(MusicIndex("auto", search_nprobe="queries").fit(emb, _ids(cat), queries=queries))
+
+
+def _serving(index: MusicIndex) -> MusicIndex:
+    """Configure FAISS for the service's one-query-at-a-time searches: one OpenMP thread. FAISS parallelises a
+    search over its queries, so a single query gains nothing from a team, and loses a scheduler time slice (~8 ms
+    measured) at the team's barrier whenever another process holds the other core. Affects FAISS's own OpenMP
+    runtime only (torch and numpy have their own)."""
+    if index.backend_ == "ivf":
+        import faiss
+
+        faiss.omp_set_num_threads(1)
+    return index
 
 
 def map_matches(m: Map2D, cat: Any) -> bool:

@@ -4,22 +4,29 @@ Backends (one API: `fit(emb (N, D), ids)`, `search(q, k) -> (scores, indices)`, 
 - "exact": a matrix product over the L2-normalised matrix. The reference every other backend is measured
   against, and the fastest below ~5e4 items (a 5e4 x 128 product is about a millisecond).
 - "faiss": the same exact search through FAISS IndexFlatIP.
-- "ivf": approximate search, FAISS IndexIVFFlat (Jegou, Douze & Schmid, "Product quantization for nearest
-  neighbor search", TPAMI 2011, the inverted-file part; Johnson, Douze & Jegou, "Billion-scale similarity search
-  with GPUs", 2017, for the FAISS library). Spherical k-means splits the space into `nlist` cells; a query scans
-  the `nprobe` cells nearest to it. nlist ~ 2 sqrt(N) (a power of two); nprobe is tuned at fit time: the
-  smallest value whose recall@10 against exact search, on a sample of the catalogue's own vectors used as
-  queries (each query's own entry left out), reaches `target_recall`. Vectors are stored uncompressed (no PQ),
-  so a hit's score is its exact cosine.
+- "ivf": approximate search, an inverted file with 8-bit scalar-quantised codes and exact re-ranking (FAISS
+  "IVF{nlist},SQ8,RFlat": IndexIVFScalarQuantizer inside IndexRefineFlat; Jegou, Douze & Schmid, "Product
+  quantization for nearest neighbor search", TPAMI 2011, for the inverted file; Jegou, Tavenard, Douze &
+  Amsaleg, "Searching in one billion vectors: re-rank with source coding", ICASSP 2011, for re-ranking;
+  Johnson, Douze & Jegou, "Billion-scale similarity search with GPUs", 2017, for the FAISS library).
+  Spherical k-means splits the space into `nlist` cells; a query scans the 1-byte-per-dimension codes of the
+  `nprobe` cells nearest to it (a quarter of the memory traffic of float32), keeps `refine_factor` x k
+  candidates and re-scores them with the stored float32 vectors, so a hit's score is its exact cosine.
+  nlist ~ 2 sqrt(N) (a power of two); nprobe is tuned at fit time: the smallest value whose recall@10 against
+  exact search, on a sample of the catalogue's own vectors used as queries (each query's own entry left out),
+  reaches `target_recall`. (Product quantisation proper, IVF-PQ, was tried too, in a one-off run at 1e6: its
+  coarser codes lost ~5 % recall@5 on speech queries at any nprobe, re-ranking included.)
   Queries from another distribution need more cells: speech embeddings sit far from every track in the joint
   space (the "modality gap": best cosine ~0.3 against ~0.95 between tracks), their similarity profile over
-  the catalogue is flat, and at 1e5 tracks they need ~4x the cells that track-like queries need for the same
-  recall (cf. Jaiswal et al., "OOD-DiskANN", 2022, on out-of-distribution queries for ANN indexes).
-  `fit(..., queries=Q)` therefore tunes a second value, `query_nprobe_`, on a sample of the queries the index
-  will serve (the service passes speech-tower embeddings); `search(..., nprobe="queries")` uses it.
+  the catalogue is flat, and they need 4-24x the cells that track-like queries need for the same recall
+  (cf. Jaiswal et al., "OOD-DiskANN", 2022, on out-of-distribution queries for ANN indexes).
+  `fit(..., queries=Q)` therefore tunes a second value, `query_nprobe_` (recall@5 >= query_target_recall), on a
+  sample of the queries the index will serve (the service passes speech-tower embeddings);
+  `search(..., nprobe="queries")` uses it.
 - "auto": "exact" below ANN_MIN_SIZE items, "ivf" from there on.
-HNSW (FAISS IndexHNSWFlat, hnswlib) was measured too: at 1e5 x 128 on 2 cores it took 27 s to build against
-IVF's 11 s for the same recall, and its build time grows faster with N; see README "Scale".
+HNSW (FAISS IndexHNSWFlat, M 32) was measured too (bench/scale.py): as fast to query at the same recall, but
+slower to build (1.5-4x at 1e5 x 128 on 2 cores, in our runs) and 256 bytes of links more per vector; see README
+"Scale".
 
 Saved without pickle: exact / faiss as `index.npz` (ids + float32 embeddings) + `index.json`; ivf as
 `index.faiss` (FAISS's own binary format, faiss.write_index) + `ids.npy` (a plain unicode array, memory-mapped
@@ -32,7 +39,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -80,8 +86,9 @@ def _faiss():
 
 
 def _nprobe_ladder(nlist: int) -> list[int]:
-    """1, 2, 3, 4, 6, 8, 12, 16, 24, ... up to nlist: powers of two and 1.5 times them (steps of x1.33-1.5)."""
-    steps = {2 ** i for i in range(17)} | {3 * 2 ** i for i in range(16)}
+    """1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, ... up to nlist: powers of two and 1.25, 1.5, 1.75 times them
+    (steps of x1.14-1.25: at the top of the range one step is a lot of scanning)."""
+    steps = {int(f * 2 ** i) for i in range(17) for f in (1, 1.25, 1.5, 1.75)}
     return sorted({p for p in steps if p < nlist} | {nlist})
 
 
@@ -96,18 +103,20 @@ class MusicIndex:
 
     def __init__(self, backend: str = "exact", *, nlist: int | None = None, nprobe: int | None = None,
                  target_recall: float = 0.995, tune_queries: int = 256, seed: int = 0,
-                 info: dict[str, Any] | None = None, search_nprobe: int | str | None = None):
+                 info: dict[str, Any] | None = None, search_nprobe: int | str | None = None,
+                 refine_factor: int = 16, query_target_recall: float = 0.99):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend                # as asked; the one in use is `backend_` after fit
         self.nlist = nlist                    # ivf: cells (None: default_nlist(N))
         self.nprobe = nprobe                  # ivf: cells scanned per query (None: tuned at fit)
-        self.target_recall = target_recall    # ivf: recall@10 the tuned nprobe reaches on the sample
+        self.target_recall = target_recall    # ivf: recall@10 the tuned nprobe reaches on catalogue vectors
+        self.query_target_recall = query_target_recall   # ivf: recall@5 query_nprobe_ reaches on the query sample
         self.tune_queries = tune_queries      # ivf: catalogue vectors used as queries to tune nprobe
         self.seed = seed                      # ivf: k-means and sampling seed
         self.info = dict(info or {})          # free metadata saved with the index (e.g. what it was built from)
         self.search_nprobe = search_nprobe    # ivf: what search() scans when not told (see search)
-        self._lock = threading.Lock()
+        self.refine_factor = refine_factor    # ivf: candidates re-scored exactly, per result asked for
 
     # ---- fitting -----------------------------------------------------------------------------------------
     def fit(self, embeddings: np.ndarray, ids: Sequence[str], queries: np.ndarray | None = None) -> "MusicIndex":
@@ -124,7 +133,6 @@ class MusicIndex:
         self.embeddings_ = None
         self.tuning_ = None
         self.query_nprobe_ = None
-        self._direct_map = False
         emb = np.ascontiguousarray(emb)
         if self.backend_ == "exact":
             self.embeddings_ = emb
@@ -141,8 +149,8 @@ class MusicIndex:
         faiss = _faiss()
         n = emb.shape[0]
         self.nlist_ = int(self.nlist or default_nlist(n))
-        index = faiss.index_factory(self.dim_, f"IVF{self.nlist_},Flat", faiss.METRIC_INNER_PRODUCT)
-        index.cp.seed = self.seed          # spherical k-means (index_factory sets it for inner product), 10 iters
+        index = faiss.index_factory(self.dim_, f"IVF{self.nlist_},SQ8,RFlat", faiss.METRIC_INNER_PRODUCT)
+        faiss.extract_index_ivf(index).cp.seed = self.seed   # spherical k-means (set for inner product), 10 iters
         rng = np.random.default_rng(self.seed)
         n_train = min(n, 40 * self.nlist_)     # FAISS asks for >= 39 points per centroid
         train = emb if n_train == n else emb[np.sort(rng.choice(n, n_train, replace=False))]
@@ -159,11 +167,13 @@ class MusicIndex:
             # recall@5, what the service shows: far queries have flat similarity profiles, and ties around
             # rank 10 would otherwise cost many more cells without changing a top-5
             self.query_nprobe_ = self._tune(emb, np.ascontiguousarray(queries, dtype=np.float32), None, "queries",
-                                            k=5)
+                                            k=5, target=self.query_target_recall)
 
-    def _tune(self, emb: np.ndarray, q: np.ndarray, self_ids: np.ndarray | None, name: str, k: int = 10) -> int:
-        """Smallest nprobe whose recall@k against exact search on queries `q` reaches target_recall
-        (self_ids: each query's own row in emb, left out of both result lists)."""
+    def _tune(self, emb: np.ndarray, q: np.ndarray, self_ids: np.ndarray | None, name: str, k: int = 10,
+              target: float | None = None) -> int:
+        """Smallest nprobe whose recall@k against exact search on queries `q` reaches `target` (default
+        target_recall; self_ids: each query's own row in emb, left out of both result lists)."""
+        target = self.target_recall if target is None else target
         faiss = _faiss()
         extra = 0 if self_ids is None else 1
         k = min(k, emb.shape[0] - extra)
@@ -178,12 +188,12 @@ class MusicIndex:
         truth = drop(faiss.knn(q, emb, k + extra, faiss.METRIC_INNER_PRODUCT)[1])
         trace = []
         for p in _nprobe_ladder(self.nlist_):
-            found = drop(self.faiss_.search(q, k + extra, params=faiss.SearchParametersIVF(nprobe=p))[1])
+            found = drop(self.faiss_.search(q, k + extra, params=self._params(p))[1])
             r = recall_at_k(found, truth)
             trace.append((p, round(r, 4)))
-            if r >= self.target_recall:
+            if r >= target:
                 break
-        self.tuning_[name] = {"k": k, "queries": int(len(q)), "trace": trace}
+        self.tuning_[name] = {"k": k, "target": target, "queries": int(len(q)), "trace": trace}
         return int(trace[-1][0])
 
     def __len__(self) -> int:
@@ -222,23 +232,25 @@ class MusicIndex:
         return min(int(nprobe), self.nlist_)
 
     def _search_ivf(self, q: np.ndarray, k: int, nprobe: int) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()
         while True:   # the scanned cells can hold fewer than k vectors: widen until every row is full
-            scores, idx = self.faiss_.search(q, k, params=faiss.SearchParametersIVF(nprobe=nprobe))
+            scores, idx = self.faiss_.search(q, k, params=self._params(nprobe))
             if (idx >= 0).all() or nprobe >= self.nlist_:
                 return scores.astype(np.float32), idx.astype(np.int64)
             nprobe = min(self.nlist_, nprobe * 4)
+
+    def _params(self, nprobe: int):
+        """Per-call search parameters (thread-safe: the index itself is never modified after fit)."""
+        faiss = _faiss()
+        return faiss.IndexRefineSearchParameters(k_factor=float(self.refine_factor),
+                                                 base_index_params=faiss.SearchParametersIVF(nprobe=int(nprobe)))
 
     def vectors(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """The stored (L2-normalised) vectors at these positions: (len(indices), D) float32."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if self.embeddings_ is not None:
             return self.embeddings_[idx]
-        if self.backend_ == "ivf" and not self._direct_map:
-            with self._lock:
-                if not self._direct_map:
-                    self.faiss_.make_direct_map()   # position -> (cell, offset): 8 bytes per vector
-                    self._direct_map = True
+        if self.backend_ == "ivf":     # the exact float32 copy the re-ranking reads
+            return _faiss().downcast_index(self.faiss_.refine_index).reconstruct_batch(idx).astype(np.float32)
         return self.faiss_.reconstruct_batch(idx).astype(np.float32)
 
     # ---- persistence -------------------------------------------------------------------------------------
@@ -247,8 +259,9 @@ class MusicIndex:
                "build_seconds": getattr(self, "build_seconds_", None)}
         if self.backend_ == "ivf":
             out.update(nlist=self.nlist_, nprobe=self.nprobe_, query_nprobe=self.query_nprobe_,
-                       target_recall=self.target_recall,
-                       tuning=self.tuning_, format="faiss.write_index (IndexIVFFlat), ids.npy; no pickle")
+                       target_recall=self.target_recall, query_target_recall=self.query_target_recall,
+                       refine_factor=self.refine_factor, tuning=self.tuning_,
+                       format="faiss.write_index (IVF-SQ8 + IndexRefineFlat), ids.npy; no pickle")
         return out
 
     def save(self, folder: str | Path) -> None:
@@ -296,12 +309,12 @@ class MusicIndex:
             raise EsmrError(f"{folder} holds an ivf index; load it as it is")
         faiss = _faiss()
         self = cls("ivf", nlist=meta["nlist"], nprobe=meta["nprobe"], target_recall=meta.get("target_recall", 0.995),
-                   info=meta.get("info"), search_nprobe=search_nprobe)
+                   info=meta.get("info"), search_nprobe=search_nprobe, refine_factor=meta.get("refine_factor", 16))
         self.backend_, self.dim_ = "ivf", int(meta["dim"])
         self.faiss_ = faiss.read_index(str(folder / "index.faiss"))
         self.nlist_, self.nprobe_ = int(meta["nlist"]), int(meta["nprobe"])
         self.ids_ = np.load(folder / "ids.npy", mmap_mode="r", allow_pickle=False)
-        self.embeddings_, self.tuning_, self._direct_map = None, meta.get("tuning"), False
+        self.embeddings_, self.tuning_ = None, meta.get("tuning")
         self.query_nprobe_ = meta.get("query_nprobe")
         self.build_seconds_ = meta.get("build_seconds")
         if not (self.faiss_.ntotal == len(self.ids_) == int(meta["size"])) or self.faiss_.d != self.dim_:

@@ -50,7 +50,7 @@ def test_ivf_matches_exact_search_and_round_trips_without_pickle(tmp_path: Path)
     s_e, i_e = exact.search(queries, k=5)
     s_a, i_a = ivf.search(queries, k=5)
     assert recall_at_k(i_a, i_e) >= 0.98
-    # IVF-Flat keeps the vectors: a hit's score is its exact cosine, best first
+    # candidates are re-scored with the stored float32 vectors: a hit's score is its exact cosine, best first
     assert np.allclose(s_a, np.einsum("bd,bkd->bk", queries, data[i_a]), atol=1e-5)
     assert np.all(np.diff(s_a, axis=1) <= 1e-6)
     assert np.allclose(ivf.vectors(i_a[0]), data[i_a[0]], atol=1e-6)
