@@ -19,7 +19,7 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test test-fast bench soak setup sysdeps-test catalog songs corpus ablation default-models mate-tables realvoice clean
+.PHONY: demo test test-fast bench bench-scale soak setup sysdeps-test catalog songs corpus ablation default-models mate-tables realvoice clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,11 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/run.py --out bench/latest.json
+
+# Scale (issue #16): search latency/recall at 1e4-1e6 tracks, the app on a 1e6-track catalogue, catalogue build
+# throughput with the local engine and 1/2 local Ray workers -> bench/scale.json (~10 min; scratch in data/scale/)
+bench-scale: setup
+	$(BIN)/python bench/scale.py --out bench/scale.json $(SCALE_ARGS)
 
 # 16 clients x 100 /analyze + a mixed phase with ASR and /sing + a burst beyond the queue, on loopback; stops by
 # itself (a deadline bounds it well under 10 minutes). Writes bench/soak.json; exit 1 when a target is missed.
