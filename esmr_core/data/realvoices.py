@@ -400,12 +400,10 @@ def plan_base_clips(spk: Speaker, max_clips: int, seed: int = 0) -> list[dict[st
 
 
 def load_profiles(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    path = Path(path) if path else RESOURCES_DIR / "prosody_profiles.json"
-    profiles = json.loads(path.read_text(encoding="utf-8"))["profiles"]
-    missing = [e for e in EMOTIONS if e not in profiles]
-    if missing:
-        raise EsmrError(f"prosody profiles {path} lack emotions {missing}")
-    return profiles
+    """The per-emotion prosody profiles (the synthetic part's, with the real-voice rules added)."""
+    from .corpus import load_prosody_profiles
+
+    return load_prosody_profiles(path)
 
 
 def plan_renders(base: dict[str, Any], seed: int, profiles: dict[str, dict[str, Any]],
