@@ -414,7 +414,7 @@ def run_synthetic(checkpoint: Path, catalog: Path, speech: Path, mode: str) -> d
         return {"run": False, "reason": "skipped (--synthetic skip)"}
     if not (speech / "collection.json").is_file():
         return {"run": False, "reason": f"not run: no bootstrap corpus at {_rel(speech)} (make corpus builds it)"}
-    from esmr_core.evaluate import evaluate_checkpoint
+    from esmr_core.retrieval.evaluate import evaluate_checkpoint
 
     res = evaluate_checkpoint(checkpoint, speech, catalog, "test", subset="synthetic", progress=False)
     return {"run": True, "speech": _rel(speech), **{k: (_r(v) if isinstance(v, float) else v)

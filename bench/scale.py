@@ -114,7 +114,7 @@ def _latencies(search, queries: np.ndarray, n: int, k: int) -> dict:
 
 def exact_topk(emb: np.ndarray, queries: np.ndarray, k: int = 10, chunk: int = 64) -> np.ndarray:
     """Exact top-k rows of emb for each query, (B, k), through the "exact" MusicIndex in query chunks."""
-    from esmr_core.index import MusicIndex
+    from esmr_core.retrieval.index import MusicIndex
 
     exact = MusicIndex("exact").fit(emb, np.arange(len(emb)).astype(str))
     return np.concatenate([exact.search(queries[i:i + chunk], k)[1] for i in range(0, len(queries), chunk)])
@@ -127,7 +127,7 @@ def topk(index, queries: np.ndarray, k: int = 10, chunk: int = 64) -> np.ndarray
 def measure_ann(index, truths: dict[str, np.ndarray], qsets: dict[str, np.ndarray], nprobe: str,
                 timed: str, n_lat: int) -> dict:
     """Recall@5/@10 against exact for every query set, latency over the `timed` set, at one nprobe setting."""
-    from esmr_core.index import recall_at_k
+    from esmr_core.retrieval.index import recall_at_k
 
     res: dict = {"nprobe": index._nprobe_for(nprobe)}
     for name, q in qsets.items():
@@ -146,7 +146,7 @@ def voice_queries(model) -> np.ndarray:
 
     from esmr_core.audio import load_audio
     from esmr_core.data.manifest import load_collection
-    from esmr_core.features import speech_vector
+    from esmr_core.retrieval.features import speech_vector
 
     ref = load_collection(REPO / "assets" / "examples" / "speech", kind="speech")
     feats = []
@@ -162,10 +162,10 @@ def voice_queries(model) -> np.ndarray:
 def search_section(n_max: int, n_queries: int, reuse: bool) -> dict:
     import faiss
 
-    from esmr_core import catalog_index
+    from esmr_core.retrieval import catalog_index
     from esmr_core.data import store
-    from esmr_core.index import MusicIndex, resolve_backend
-    from esmr_core.models.joint import JointModel
+    from esmr_core.retrieval.index import MusicIndex, resolve_backend
+    from esmr_core.retrieval.model import JointModel
 
     out: dict = {}
     cat_dir = DATA / f"catalog-{n_max}"
@@ -230,7 +230,7 @@ def search_section(n_max: int, n_queries: int, reuse: bool) -> dict:
         out[key] = row
 
     log("reference: HNSW at 1e5, and IVF on structureless vectors")
-    from esmr_core.index import recall_at_k
+    from esmr_core.retrieval.index import recall_at_k
 
     n = min(100_000, n_max)
     sub = emb[:n]
@@ -345,9 +345,9 @@ def app_section(small_dir: Path | None, large_dir: Path, clips: dict, reps: int,
 def small_catalogue() -> tuple[Path | None, str]:
     """The bundled catalogue as the app serves it; when the checkpoint's map no longer matches it (the
     catalogue was rebuilt, the map not yet), a copy in data/scale/bundled with its own `esmr index build`."""
-    from esmr_core import catalog_index
+    from esmr_core.retrieval import catalog_index
     from esmr_core.data import store
-    from esmr_core.map2d import Map2D
+    from esmr_core.retrieval.map2d import Map2D
 
     bundled = REPO / "assets" / "music"
     cat = store.open_catalog(bundled)

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from demo.guard import Media, audio_payload, checked, expect_count, user_errors
 from esmr_core import inputs
 from esmr_core import timeline as T
-from esmr_core.map2d import LABEL_COLORS
+from esmr_core.retrieval.map2d import LABEL_COLORS
 from esmr_core.service import to_json
 
 SECTION_HEADERS = ["#", "start", "end", "emotion", "arousal", "valence", "track", "artist"]

@@ -21,11 +21,12 @@ import numpy as np
 import torch
 
 from . import audio as audio_mod
-from . import catalog_index, inputs
+from .retrieval import catalog_index
+from . import inputs
 from .data import store
 from .data.manifest import load_collection
 from .errors import EsmrError, ModelUnavailableError
-from .map2d import Map2D
+from .retrieval.map2d import Map2D
 from .paths import assets_dir, checkpoints_dir, default_catalog_dir, default_songs_dir
 
 
@@ -76,8 +77,8 @@ def _top_k(top_k: int | None, default: int) -> int:
 
 class Service:
     def __init__(self, config: ServiceConfig | None = None):
-        from .mate import Mate
-        from .models.joint import JointModel
+        from .mate.train import Mate
+        from .retrieval.model import JointModel
 
         cfg = self.config = config or ServiceConfig()
         t0 = time.perf_counter()
@@ -148,7 +149,7 @@ class Service:
     def analyze_speech(self, source: Any, text: str | None = None, top_k: int | None = None,
                        asr: bool = True) -> dict[str, Any]:
         """Emotion (categorical + VAD), MATE reading, transcript, top-k tracks and map position for a voice."""
-        from .features import speech_vector
+        from .retrieval.features import speech_vector
 
         typed = inputs.transcript(text, self.config.max_transcript_chars)  # checked before any audio work
         asr = inputs.flag(asr, "asr")

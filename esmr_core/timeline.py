@@ -329,7 +329,7 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
     mate_av (T, 2), seconds (T,))."""
     import torch
 
-    from .features import speech_vector
+    from .retrieval.features import speech_vector
     from .service import MIN_WORD_WEIGHT
 
     sr = audio_mod.SAMPLE_RATE
@@ -452,7 +452,7 @@ def _soundtrack(svc, sections: list[dict], arr: dict[str, np.ndarray], mix: np.n
     """Top tracks per section (in place): the section's query is the mean joint embedding of its utterances,
     each weighted by its seconds x its probability of the section's emotion; tracks of the previous
     section are skipped, so adjacent sections never share a track."""
-    from .index import l2_normalize
+    from .retrieval.index import l2_normalize
 
     z = arr["z"]
     prev: set[str] = set()

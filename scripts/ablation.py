@@ -22,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from esmr_core.evaluate import evaluate_arrays
-from esmr_core.features import MODALITIES, blank_text, make_spec
+from esmr_core.retrieval.evaluate import evaluate_arrays
+from esmr_core.retrieval.features import MODALITIES, blank_text, make_spec
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT, checkpoints_dir, default_catalog_dir
-from esmr_core.train import TrainData, fit, load_config, load_data, resolve_dir, run
+from esmr_core.retrieval.train import TrainData, fit, load_config, load_data, resolve_dir, run
 
 LOSS_CONFIGS = [  # (row label, config file)
     ("Triplet (VA)", "triplet_va.json"),

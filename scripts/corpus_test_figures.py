@@ -7,11 +7,11 @@ import numpy as np
 from dataclasses import replace
 sys.path.insert(0, "scripts")
 from realvoice_ablation import pair_accuracy, real_voice_scores
-from esmr_core import mate as M
-from esmr_core.models.mate import MateModel
-from esmr_core.models.joint import JointModel
-from esmr_core.evaluate import evaluate_arrays
-from esmr_core.train import load_data
+from esmr_core.mate import train as M
+from esmr_core.mate.model import MateModel
+from esmr_core.retrieval.model import JointModel
+from esmr_core.retrieval.evaluate import evaluate_arrays
+from esmr_core.retrieval.train import load_data
 from esmr_core.paths import PACKAGE_DIR, default_catalog_dir
 from esmr_core.data.manifest import load_collection
 

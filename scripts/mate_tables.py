@@ -8,7 +8,7 @@ Step 2 (as the seed's final evaluation): k-fold cross-validation by sentence gro
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/mate_tables.py [--speech data/bootstrap] [--epochs 15] [--folds 5]
 
-Log-mels and text vectors are computed once and cached (esmr_core.mate.prepare_data).
+Log-mels and text vectors are computed once and cached (esmr_core.mate.train.prepare_data).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from esmr_core.mate import cross_validate, fit, load_config, predict_data, prepare_data, score
+from esmr_core.mate.train import cross_validate, fit, load_config, predict_data, prepare_data, score
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT
 
 # (row name, model-config changes, train-config changes)
@@ -39,7 +39,7 @@ VARIANTS = [
 USAGE = [
     "## Use", "",
     "```python",
-    "from esmr_core.mate import Mate",
+    "from esmr_core.mate.train import Mate",
     "mate = Mate.from_pretrained()            # checkpoints/mate-default",
     "mate.predict(samples16k, text=None)     # -> label, probabilities, arousal, valence (1..5), modalities",
     "```", "",

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from esmr_core.emotion import MUSIC_MOODS
-from esmr_core.evaluate import evaluate_arrays
-from esmr_core.features import blank_text
+from esmr_core.retrieval.evaluate import evaluate_arrays
+from esmr_core.retrieval.features import blank_text
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT, default_catalog_dir
-from esmr_core.train import TrainData, fit, load_config, load_data, resolve_dir
+from esmr_core.retrieval.train import TrainData, fit, load_config, load_data, resolve_dir
 
 MFCC_MEANS = [f"mfcc{i}_mean" for i in range(1, 14)]
 MFCC_STDS = [f"mfcc{i}_std" for i in range(1, 14)]
@@ -104,7 +104,7 @@ def real_voice_scores(model, data: TrainData, idx: np.ndarray) -> dict[str, floa
 def mate_rows(speech: str, seeds: list[int], epochs: int | None = None) -> list[dict]:
     """MATE trained on the train split with and without the real voices, judged like the joint model on the
     val split's real voices (voice only) and its synthetic voices (with words)."""
-    from esmr_core import mate as M
+    from esmr_core.mate import train as M
 
     cfg, tcfg, _ = M.load_config(PACKAGE_DIR / "configs" / "mate.json")
     if epochs:

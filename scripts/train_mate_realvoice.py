@@ -7,8 +7,8 @@ from dataclasses import replace
 import numpy as np
 sys.path.insert(0, "scripts")
 from realvoice_ablation import pair_accuracy
-from esmr_core import mate as M
-from esmr_core.models.mate import MateModel
+from esmr_core.mate import train as M
+from esmr_core.mate.model import MateModel
 from esmr_core.data.manifest import load_collection
 from esmr_core.paths import PACKAGE_DIR, checkpoints_dir
 

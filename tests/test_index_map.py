@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from esmr_core.index import MusicIndex, l2_normalize
-from esmr_core.map2d import Map2D
+from esmr_core.retrieval.index import MusicIndex, l2_normalize
+from esmr_core.retrieval.map2d import Map2D
 
 
 def _random(n=500, d=64, seed=0):

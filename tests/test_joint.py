@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from esmr_core.errors import ModelUnavailableError
-from esmr_core.models.joint import JointConfig, JointModel
+from esmr_core.retrieval.model import JointConfig, JointModel
 
 
 def tiny(momentum=False, **kw):

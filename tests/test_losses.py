@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from esmr_core.losses import (LossConfig, Objective, distillation_targets, emosim_loss, info_nce_loss,
+from esmr_core.retrieval.losses import (LossConfig, Objective, distillation_targets, emosim_loss, info_nce_loss,
                               kl_similarity_loss, soft_cross_entropy, triplet_loss)
 
 

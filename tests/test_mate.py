@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 import torch
 
-from esmr_core import mate as M
+from esmr_core.mate import train as M
 from esmr_core.emotion import EMOTIONS, vad
 from esmr_core.errors import AudioError, ModelUnavailableError
-from esmr_core.models.mate import MateConfig, MateModel
+from esmr_core.mate.model import MateConfig, MateModel
 from esmr_core.paths import checkpoints_dir
 
 TINY = dict(cnn_channels=(4, 8), audio_dim=16, lstm_hidden=16, n_mels=24, max_seconds=2.0)

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from esmr_core import catalog_index
+from esmr_core.retrieval import catalog_index
 from esmr_core.cli import main as cli_main
 from esmr_core.data import catalog, store
 from esmr_core.data.manifest import load_collection
 from esmr_core.errors import ModelUnavailableError
-from esmr_core.index import ANN_MIN_SIZE, MusicIndex, l2_normalize, recall_at_k, resolve_backend
+from esmr_core.retrieval.index import ANN_MIN_SIZE, MusicIndex, l2_normalize, recall_at_k, resolve_backend
 
 SR = 22050
 
@@ -259,7 +259,7 @@ def test_service_serves_a_parquet_catalogue_from_its_saved_index(big: Path, tmp_
 
 @pytest.mark.slow
 def test_stale_index_is_refitted_or_refused(big: Path, tmp_path: Path, monkeypatch):
-    from esmr_core.models.joint import JointModel
+    from esmr_core.retrieval.model import JointModel
     from esmr_core.paths import checkpoints_dir
 
     ckpt = checkpoints_dir() / "esmr-default"

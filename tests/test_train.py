@@ -7,9 +7,9 @@ import torch
 
 from esmr_core.cli import main as cli_main
 from esmr_core.emotion import EMOTIONS, MUSIC_MOODS, best_mood, vad
-from esmr_core.evaluate import evaluate_arrays
-from esmr_core.models.joint import JointModel
-from esmr_core.train import BatchSampler, TrainConfig, TrainData, build_model, fit, load_config, run
+from esmr_core.retrieval.evaluate import evaluate_arrays
+from esmr_core.retrieval.model import JointModel
+from esmr_core.retrieval.train import BatchSampler, TrainConfig, TrainData, build_model, fit, load_config, run
 
 SPEC = {"modality": "synthetic", "speech": [{"name": "synthetic", "version": "0", "dim": 16}],
         "music": [{"name": "synthetic-music", "version": "0", "dim": 10}]}
@@ -159,7 +159,7 @@ def test_cli_train_and_evaluate_on_real_features(tmp_path, monkeypatch, capsys):
 
     from esmr_core.audio import load_audio
     from esmr_core.data.manifest import load_collection
-    from esmr_core.features import collection_matrix, speech_vector
+    from esmr_core.retrieval.features import collection_matrix, speech_vector
 
     monkeypatch.setenv("ESMR_CACHE", str(tmp_path / "cache"))
     _tiny_collections(tmp_path)

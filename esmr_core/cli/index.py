@@ -7,7 +7,7 @@ from ..paths import assets_dir, checkpoints_dir, default_catalog_dir
 
 
 def register(sub) -> None:
-    from ..catalog_index import MAP_SAMPLE
+    from ..retrieval.catalog_index import MAP_SAMPLE
 
     p = sub.add_parser("index", help="build the search index and embedding map of a checkpoint over a catalogue")
     s = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
@@ -44,7 +44,7 @@ def run_build(args) -> int:
     print(f"map of {len(m.ids_)} items ({music} music{f' of {total}' if total != music else ''}, "
           f"{m.kinds_.count('speech')} speech) saved in {out}")
     if index_out is not None:
-        from ..index import MusicIndex
+        from ..retrieval.index import MusicIndex
 
         meta = MusicIndex.read_meta(index_out) or {}
         extra = f", nlist {meta['nlist']}, nprobe {meta['nprobe']}" if meta.get("backend") == "ivf" else ""

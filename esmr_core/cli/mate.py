@@ -44,7 +44,7 @@ def _speech_dir(args, cfg_dict: dict) -> Path:
 def _train(args) -> int:
     import numpy as np
 
-    from ..mate import fit, load_config, predict_data, prepare_data, score
+    from ..mate.train import fit, load_config, predict_data, prepare_data, score
 
     cfg, tcfg, raw = load_config(args.config)
     if args.epochs:
@@ -76,8 +76,8 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from ..mate import TrainConfig, cross_validate, load_config, prepare_data
-    from ..models.mate import MateConfig
+    from ..mate.train import TrainConfig, cross_validate, load_config, prepare_data
+    from ..mate.model import MateConfig
 
     if args.config:
         cfg, tcfg, raw = load_config(args.config)

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..train import load_config, run as train_run
+    from ..retrieval.train import load_config, run as train_run
 
     cfg = load_config(args.config, seed=args.seed, speech=args.speech, catalog=args.catalog, epochs=args.epochs)
     out = Path(args.out) if args.out else Path("runs") / cfg.name

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.blocks import conv2d_stack
-from ..models.checkpoint import read_checkpoint, write_checkpoint
+from ..nn.blocks import conv2d_stack
+from ..nn.checkpoint import read_checkpoint, write_checkpoint
 from . import features as fx
 
 POLICIES = ("timbre", "expression", "plain")

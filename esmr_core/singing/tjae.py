@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models.checkpoint import read_checkpoint, write_checkpoint
+from ..nn.checkpoint import read_checkpoint, write_checkpoint
 from . import features as fx
 
 

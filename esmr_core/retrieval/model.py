@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..emotion import EMOTIONS, MUSIC_MOODS
 from ..errors import ModelUnavailableError
-from .checkpoint import read_checkpoint, write_checkpoint
+from ..nn.checkpoint import read_checkpoint, write_checkpoint
 
 
 @dataclass

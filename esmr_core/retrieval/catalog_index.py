@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .data import store
-from .errors import EsmrError, ModelUnavailableError
+from ..data import store
+from ..errors import EsmrError, ModelUnavailableError
 from .index import ANN_MIN_SIZE, MusicIndex
 from .map2d import Map2D
 
@@ -175,9 +175,9 @@ def build_index_and_map(checkpoint: Path, catalog: Path, reference: Path | None,
     `map_sample` tracks (a uniform sample, seed `seed`) and the reference speech collection."""
     import torch
 
-    from .data.manifest import load_collection
+    from ..data.manifest import load_collection
     from .features import collection_matrix
-    from .models.joint import JointModel
+    from .model import JointModel
 
     if map_sample < 2:
         raise EsmrError(f"--map-sample must be at least 2, got {map_sample}")

@@ -25,11 +25,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .emotion import EMOTIONS, MUSIC_MOODS, label_similarity
-from .errors import EsmrError
+from ..emotion import EMOTIONS, MUSIC_MOODS, label_similarity
+from ..errors import EsmrError
 from .losses import LossConfig, Objective, distillation_targets
-from .models.joint import JointConfig, JointModel
-from .paths import REPO_ROOT, default_catalog_dir
+from .model import JointConfig, JointModel
+from ..paths import REPO_ROOT, default_catalog_dir
 
 
 @dataclass
@@ -135,7 +135,7 @@ def resolve_dir(value: str, default: Path | None = None) -> Path:
 def load_data(speech_dir: str | Path | list, catalog_dir: str | Path, modality: str, cache: Any = None,
               progress: bool = True, drop_speech_features: list[str] | tuple[str, ...] = ()) -> TrainData:
     """Featurise one or several speech collections (rows pooled) and a music catalogue (through the cache)."""
-    from .data.manifest import load_collection
+    from ..data.manifest import load_collection
     from .features import collection_matrix, make_spec
 
     dirs = list(speech_dir) if isinstance(speech_dir, (list, tuple)) else [speech_dir]
@@ -147,8 +147,8 @@ def load_data(speech_dir: str | Path | list, catalog_dir: str | Path, modality: 
     except (FileNotFoundError, ValueError) as exc:
         raise EsmrError(f"{exc} (speech corpus: `esmr corpus bootstrap`; catalogue: `make catalog`)") from None
     if cache is None:
-        from .cache import FeatureCache
-        from .paths import cache_dir
+        from ..cache import FeatureCache
+        from ..paths import cache_dir
 
         cache = FeatureCache(cache_dir() / "features")
     spec = make_spec(modality, drop_speech_features=drop_speech_features)

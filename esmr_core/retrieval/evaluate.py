@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .emotion import EMOTIONS
-from .errors import EsmrError
-from .metrics import ccc, classification_metrics, retrieval_metrics
+from ..emotion import EMOTIONS
+from ..errors import EsmrError
+from ..metrics import ccc, classification_metrics, retrieval_metrics
 
 # Subsets of a split: the lexically neutral sentences; the TTS voices alone ("synthetic", the earlier test
 # split's rows) or the real human voices alone ("real", made emotional by rule) of a corpus that holds both
@@ -64,9 +64,9 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
 
     transcripts: "given" (the rows' text), "asr" (what the speech recogniser hears, as the app does when no
     transcript is typed) or "none" (no words: the text block zeroed)."""
-    from .data.manifest import load_collection
+    from ..data.manifest import load_collection
     from .features import collection_matrix
-    from .models.joint import JointModel
+    from .model import JointModel
     from .train import TrainData
 
     model = JointModel.from_pretrained(checkpoint)
@@ -87,8 +87,8 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
         rows = [{**r, "text": _heard(speech.path(r), progress) if transcripts == "asr" else ""} for r in rows]
     speech.rows = rows
     if cache is None:
-        from .cache import FeatureCache
-        from .paths import cache_dir
+        from ..cache import FeatureCache
+        from ..paths import cache_dir
 
         cache = FeatureCache(cache_dir() / "features")
     speech_x = collection_matrix(speech, spec, cache, progress, skip_bad=True)
@@ -113,9 +113,9 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
 
 def _heard(path: Path, progress: bool) -> str:
     """The ASR transcript of a clip ("" when its audio cannot be used; such clips are left out later)."""
-    from .audio import load_audio
-    from .encoders import get_encoder
-    from .errors import AudioError
+    from ..audio import load_audio
+    from ..encoders import get_encoder
+    from ..errors import AudioError
 
     try:
         return get_encoder("asr").transcribe(load_audio(path).samples)

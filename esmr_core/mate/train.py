@@ -19,11 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .emotion import EMOTIONS
-from .errors import AudioError, EsmrError, ModelUnavailableError
-from .metrics import ccc  # concordance correlation coefficient, population moments
-from .models.mate import MateConfig, MateModel, crop_or_pad
-from .paths import cache_dir, checkpoints_dir
+from ..emotion import EMOTIONS
+from ..errors import AudioError, EsmrError, ModelUnavailableError
+from ..metrics import ccc  # concordance correlation coefficient, population moments
+from .model import MateConfig, MateModel, crop_or_pad
+from ..paths import cache_dir, checkpoints_dir
 
 
 @dataclass
@@ -65,11 +65,11 @@ def get_text_encoder(name: str):
     """An object with encode_texts(list[str]) -> (N, E) float32 from esmr_core.encoders (MiniLM: unit rows,
     zeros for empty texts)."""
     try:
-        from .encoders import get_encoder
+        from ..encoders import get_encoder
     except ImportError:  # registry not there: the MiniLM encoder class directly
         if name != "minilm":
             raise ModelUnavailableError(f"text encoder {name!r} needs esmr_core.encoders.get_encoder") from None
-        from .encoders.text import MiniLMEncoder
+        from ..encoders.text import MiniLMEncoder
 
         return MiniLMEncoder()
     return get_encoder(name)
@@ -116,7 +116,7 @@ def emotion_target(row: dict, emotions: Sequence[str] = EMOTIONS) -> np.ndarray:
 
 def _load_samples(path: Path, sr: int) -> np.ndarray:
     try:
-        from .audio import load_audio
+        from ..audio import load_audio
     except ImportError:
         load_audio = None
     if load_audio is not None:
@@ -132,7 +132,7 @@ def _load_samples(path: Path, sr: int) -> np.ndarray:
 @torch.no_grad()
 def mels_of(samples: np.ndarray, cfg: MateConfig, logmel=None) -> np.ndarray:
     """16 kHz mono samples (L,) -> (M, T) float32 log-mel, centre-cropped to cfg.max_seconds."""
-    from .models.mate import LogMel
+    from .model import LogMel
 
     y = crop_or_pad(np.asarray(samples, np.float32), int(cfg.max_seconds * cfg.sample_rate))
     if y.size < cfg.n_fft:
@@ -145,7 +145,7 @@ def prepare_data(speech_dir: str | Path | list, cfg: MateConfig, *, use_cache: b
                  verbose: bool = False) -> MateData:
     """Log-mels and text vectors of every row of a speech collection (or of several, rows pooled in order),
     cached under cache_dir()/mate."""
-    from .data.manifest import load_collection
+    from ..data.manifest import load_collection
 
     if isinstance(speech_dir, (list, tuple)):
         parts = [prepare_data(d, cfg, use_cache=use_cache, verbose=verbose) for d in speech_dir]
@@ -155,7 +155,7 @@ def prepare_data(speech_dir: str | Path | list, cfg: MateConfig, *, use_cache: b
                         **{f: np.concatenate([getattr(p, f) for p in parts])
                            for f in ("text", "has_text", "targets", "arousal", "valence", "groups", "splits",
                                      "lexically_neutral")})
-    from .models.mate import LogMel
+    from .model import LogMel
 
     try:
         coll = load_collection(speech_dir, "speech")

@@ -9,7 +9,7 @@ emotion probabilities (switchable for the ablation).
 
 Shapes: B dialogues, S utterances per dialogue, M mel bands, T frames (20 ms hop by default), E text size,
 C = 7 emotions.
-The model returns predictions, never losses (losses live in esmr_core.mate).
+The model returns predictions, never losses (losses live in esmr_core.mate.train).
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from torch import nn
 
 from ..emotion import EMOTIONS
 from ..errors import ModelUnavailableError
-from .blocks import conv2d_stack
-from .checkpoint import read_checkpoint, write_checkpoint
+from ..nn.blocks import conv2d_stack
+from ..nn.checkpoint import read_checkpoint, write_checkpoint
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import EsmrError
+from ..errors import EsmrError
 
 MODALITIES: dict[str, tuple[str, ...]] = {
     "audio": ("prosody", "timbre"),
@@ -29,7 +29,7 @@ SAMPLE_RATE = 16_000
 
 
 def _get_encoder(name: str):
-    from .encoders import get_encoder
+    from ..encoders import get_encoder
 
     return get_encoder(name)
 
@@ -198,9 +198,9 @@ def collection_matrix(collection: Any, spec: dict[str, Any], cache: Any = None, 
     skip_bad: a row whose audio cannot be used (AudioError, e.g. no voice found) gets a row of NaN instead of
     stopping the whole run (drop those rows with `np.isfinite(X).all(1)`).
     """
-    from .errors import AudioError
+    from ..errors import AudioError
 
-    from .audio import load_audio, load_music
+    from ..audio import load_audio, load_music
 
     side = "speech" if collection.kind == "speech" else "music"
     blocks = []

@@ -45,7 +45,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import EsmrError
+from ..errors import EsmrError
 
 BACKENDS = ("auto", "exact", "faiss", "ivf")
 ANN_MIN_SIZE = 50_000        # "auto" switches from exact to ivf at this many items

@@ -1,0 +1,1 @@
+"""Building blocks the models share: layers (blocks), the checkpoint convention, the momentum (EMA) update."""
