@@ -11,7 +11,8 @@ import torch
 from esmr_core.encoders.asr import Transcript, TranscriptConfidence
 from esmr_core.errors import EsmrError
 from esmr_core.retrieval.features import _encoders, _select, make_spec, speech_vector, text_columns
-from esmr_core.mate.model import MateConfig, MateModel
+from esmr_core.mate.config import MateConfig
+from esmr_core.mate.model import MateModel
 from esmr_core.paths import RESOURCES_DIR
 
 TINY = dict(cnn_channels=(4, 8), audio_dim=16, lstm_hidden=16, n_mels=24, max_seconds=2.0)

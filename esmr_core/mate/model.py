@@ -1,4 +1,4 @@
-"""MATE: Multimodal model using Audio and Text for Emotion recognition (METHODS.md section 4, seeds/003).
+"""MATE: Multimodal model using Audio and Text for Emotion recognition (docs/methods.md section 4).
 
 Reimplemented from the description in the KAIST "MATE" slides (Hong, Kim, Lee, Kim): a single-path fusion model.
 Per utterance, an audio embedding (log-mel spectrogram -> small 2-D CNN) and a text embedding (a frozen sentence
@@ -9,70 +9,21 @@ emotion probabilities (switchable for the ablation).
 
 Shapes: B dialogues, S utterances per dialogue, M mel bands, T frames (20 ms hop by default), E text size,
 C = 7 emotions.
-The model returns predictions, never losses (losses live in esmr_core.mate.train).
+The model returns predictions, never losses (losses live in esmr_core.mate.losses). Its config, MateConfig, is in
+esmr_core.mate.config; a checkpoint records the text encoder's name, version and size, checked at load.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..emotion import EMOTIONS
-from ..errors import ModelUnavailableError
+from ..encoders import get_encoder
 from ..nn.blocks import conv2d_stack
-from ..nn.checkpoint import read_checkpoint, write_checkpoint
-
-
-@dataclass
-class MateConfig:
-    # --- audio front end (log-mel) ---
-    sample_rate: int = 16000          # Hz; input audio must already be at this rate
-    n_fft: int = 640                  # samples (40 ms window)
-    hop_length: int = 320             # samples (20 ms hop)
-    n_mels: int = 40                  # mel bands
-    max_seconds: float = 4.0          # longer clips are centre-cropped to this many seconds
-    # --- audio branch (2-D CNN) ---
-    use_audio: bool = True            # False: text-only model (ablation)
-    cnn_channels: tuple[int, ...] = (8, 16, 32)  # one conv block (conv3x3-BN-ReLU-pool2) per entry
-    audio_dim: int = 128              # utterance audio embedding size (the seed used 816)
-    # --- text branch (frozen sentence encoder, run outside the model) ---
-    use_text: bool = True             # False: audio-only model (ablation)
-    text_encoder: str = "minilm"      # esmr_core.encoders name, e.g. "minilm" or "hub:snunlp/KR-BERT-char16424"
-    text_dim: int = 384               # size of that encoder's sentence vector (MiniLM 384, BERT-base 768)
-    text_dropout: float = 0.3         # training only: probability of replacing the text by the "missing" vector
-    # --- fusion ---
-    lstm_hidden: int = 128            # LSTM hidden size (the seed used 2048)
-    lstm_layers: int = 1              # stacked LSTM layers (the seed used 8)
-    dropout: float = 0.2              # dropout on the fused and LSTM features
-    emotion_to_affect: bool = True    # feed the emotion probabilities to the affective-state head
-    emotions: tuple[str, ...] = field(default_factory=lambda: tuple(EMOTIONS))  # output label order
-
-    def __post_init__(self) -> None:
-        self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
-        self.emotions = tuple(self.emotions)
-        if not (self.use_audio or self.use_text):
-            raise ValueError("MateConfig: at least one of use_audio / use_text must be true")
-
-    @property
-    def max_frames(self) -> int:
-        return int(self.max_seconds * self.sample_rate / self.hop_length) + 1
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["cnn_channels"] = list(self.cnn_channels)
-        d["emotions"] = list(self.emotions)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MateConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown MATE config keys {unknown}; known: {sorted(known)}")
-        return cls(**d)
+from ..nn.checkpoint import Pretrained, encoder_entry
+from .config import MateConfig
 
 
 class LogMel(nn.Module):
@@ -123,12 +74,16 @@ class AudioCNN(nn.Module):
         return self.proj(torch.cat([mean_t, max_t], dim=1))                                 # (N, audio_dim)
 
 
-class MateModel(nn.Module):
+class MateModel(Pretrained, nn.Module):
     """The MATE network. See the module docstring for the data flow."""
+
+    MODEL_TYPE = "mate"
+    CONFIG_CLASS = MateConfig
+    HOW_TO_TRAIN = "esmr mate train --config esmr_core/configs/mate.json"
 
     def __init__(self, cfg: MateConfig):
         super().__init__()
-        self.config = cfg
+        self.cfg = cfg
         self.logmel = LogMel(cfg)
         in_dim = 0
         if cfg.use_audio:
@@ -158,9 +113,9 @@ class MateModel(nn.Module):
         text vectors (N, E) and has_text (N,): a bool mask (False -> the learned missing-text vector) or a
         weight in [0, 1] per utterance, blending the text towards that vector (how far the words are trusted)."""
         parts = []
-        if self.config.use_audio:
+        if self.cfg.use_audio:
             parts.append(self.audio(mels, mel_lengths))
-        if self.config.use_text:
+        if self.cfg.use_text:
             if text is None and not parts:
                 raise ValueError("a text-only MATE model needs text vectors")
             n = parts[0].shape[0] if parts else text.shape[0]
@@ -168,8 +123,8 @@ class MateModel(nn.Module):
                 text = self.missing_text.expand(n, -1)
                 has_text = torch.zeros(n, dtype=torch.bool, device=self.missing_text.device)
             keep = has_text[:, None].to(self.missing_text.dtype)                               # (N, 1) in [0, 1]
-            if self.training and self.config.text_dropout > 0:
-                keep = keep * (torch.rand(n, 1, device=keep.device) >= self.config.text_dropout)
+            if self.training and self.cfg.text_dropout > 0:
+                keep = keep * (torch.rand(n, 1, device=keep.device) >= self.cfg.text_dropout)
             missing = self.missing_text.expand(n, -1)
             parts.append(missing + keep * (self.text_norm(text) - missing))
         return torch.cat(parts, dim=1)
@@ -193,28 +148,17 @@ class MateModel(nn.Module):
         h = self.drop(h)
         logits = self.emotion_head(h)                                                       # (B, S, C)
         probs = logits.softmax(-1)
-        aff_in = torch.cat([h, probs], dim=-1) if self.config.emotion_to_affect else h
+        aff_in = torch.cat([h, probs], dim=-1) if self.cfg.emotion_to_affect else h
         av = 4.0 * torch.sigmoid(self.affect_head(aff_in)) + 1.0                            # (B, S, 2) on 1..5
         return {"logits": logits, "probs": probs, "arousal": av[..., 0], "valence": av[..., 1]}
 
-    # ---- persistence ----
-    def save_pretrained(self, directory: str | Path, extra: dict | None = None) -> Path:
-        """Write config.json (+ `extra` metadata under "meta") and model.safetensors into directory."""
-        payload = {"model_type": "mate", **self.config.to_dict()}
-        if extra:
-            payload["meta"] = extra
-        return write_checkpoint(directory, payload, self)
+    @property
+    def config(self) -> MateConfig:
+        return self.cfg
 
-    @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "MateModel":
-        """Rebuild from config.json and load model.safetensors with strict=True; eval mode."""
-        d, state = read_checkpoint(directory, "MATE", "esmr mate train --config esmr_core/configs/mate.json")
-        if d.pop("model_type", "mate") != "mate":
-            raise ModelUnavailableError(f"{directory} does not hold a MATE checkpoint")
-        d.pop("meta", None)
-        model = cls(MateConfig.from_dict(d))
-        model.load_state_dict(state, strict=True)
-        return model.eval()
+    def encoders(self) -> list[dict[str, Any]]:
+        """The frozen text encoder whose sentence vectors the model reads (none for an audio-only model)."""
+        return [encoder_entry(get_encoder(self.cfg.text_encoder))] if self.cfg.use_text else []
 
 
 def crop_or_pad(samples: np.ndarray, n: int) -> np.ndarray:

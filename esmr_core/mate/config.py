@@ -1,0 +1,80 @@
+"""MATE's configuration: the model config (`MateConfig`, stored in a checkpoint's config.json) and the training
+run's (`TrainConfig`, which holds the model config, so one object describes a run); `load_config` reads a JSON
+file of a TrainConfig, strictly (an unknown key is refused). Example: esmr_core/configs/mate.json."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import from_dict, read_json
+from ..emotion import EMOTIONS
+
+
+@dataclass
+class MateConfig:
+    # --- audio front end (log-mel) ---
+    sample_rate: int = 16000          # Hz; input audio must already be at this rate
+    n_fft: int = 640                  # samples (40 ms window)
+    hop_length: int = 320             # samples (20 ms hop)
+    n_mels: int = 40                  # mel bands
+    max_seconds: float = 4.0          # longer clips are centre-cropped to this many seconds
+    # --- audio branch (2-D CNN) ---
+    use_audio: bool = True            # False: text-only model (ablation)
+    cnn_channels: tuple[int, ...] = (8, 16, 32)  # one conv block (conv3x3-BN-ReLU-pool2) per entry
+    audio_dim: int = 128              # utterance audio embedding size (the paper's model used 816)
+    # --- text branch (frozen sentence encoder, run outside the model) ---
+    use_text: bool = True             # False: audio-only model (ablation)
+    text_encoder: str = "minilm"      # esmr_core.encoders name, e.g. "minilm" or "hub:snunlp/KR-BERT-char16424"
+    text_dim: int = 384               # size of that encoder's sentence vector (MiniLM 384, BERT-base 768)
+    text_dropout: float = 0.3         # training only: probability of replacing the text by the "missing" vector
+    # --- fusion ---
+    lstm_hidden: int = 128            # LSTM hidden size (the paper's model used 2048)
+    lstm_layers: int = 1              # stacked LSTM layers (the paper's model used 8)
+    dropout: float = 0.2              # dropout on the fused and LSTM features
+    emotion_to_affect: bool = True    # feed the emotion probabilities to the affective-state head
+    emotions: tuple[str, ...] = field(default_factory=lambda: tuple(EMOTIONS))  # output label order
+
+    def __post_init__(self) -> None:
+        self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        self.emotions = tuple(self.emotions)
+        if not (self.use_audio or self.use_text):
+            raise ValueError("MateConfig: at least one of use_audio / use_text must be true")
+
+    @property
+    def max_frames(self) -> int:
+        return int(self.max_seconds * self.sample_rate / self.hop_length) + 1
+
+
+@dataclass
+class TrainConfig:
+    """Everything a MATE training run needs: the model, the data, the loss and the optimiser."""
+
+    model: MateConfig = field(default_factory=MateConfig)  # a dict in a config file
+    speech: str | list[str] = "data/bootstrap"  # speech collection folder, or several (their rows are pooled)
+    train_splits: list[str] | None = None  # rows trained on: these splits (None: every row outside the test split)
+    lam: float = 0.75                 # lambda: weight of the emotion term (1 - lambda on arousal + valence MSE)
+    class_balanced: bool = False      # Cui et al. weights + BCE emotion term instead of KL
+    beta: float = 0.99                # class-balancing beta (0.9 .. 0.999)
+    epochs: int = 12
+    batch_size: int = 32
+    lr: float = 2e-3                  # AdamW, one-cycle schedule
+    weight_decay: float = 1e-4
+    text_weight_aug: float = 0.0      # share of training utterances whose words get a random trust weight in
+    #                                   [0, 1] (recognised words are weighted by the recogniser's confidence)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = from_dict(MateConfig, self.model, "MATE model config")
+        if self.train_splits is not None:
+            self.train_splits = [str(s) for s in self.train_splits]
+
+
+def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
+    """A TrainConfig from a JSON file ({"model": {...MateConfig}, "speech": ..., ...TrainConfig fields}; keys
+    starting with "_" are comments); keyword overrides that are not None win."""
+    d = read_json(path, "MATE config")
+    d = {k: v for k, v in d.items() if not k.startswith("_")}
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(TrainConfig, d, f"MATE config {path}")
