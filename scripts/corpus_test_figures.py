@@ -4,14 +4,15 @@
 """
 import json, sys
 import numpy as np
-from dataclasses import replace
 sys.path.insert(0, "scripts")
 from realvoice_ablation import pair_accuracy, real_voice_scores
-from esmr_core.mate import train as M
+from esmr_core.mate.config import load_config
+from esmr_core.mate.data import prepare_data
+from esmr_core.mate.evaluate import predict_data, score
 from esmr_core.mate.model import MateModel
 from esmr_core.retrieval.model import JointModel
 from esmr_core.retrieval.evaluate import evaluate_arrays
-from esmr_core.retrieval.train import load_data
+from esmr_core.retrieval.data import load_data
 from esmr_core.paths import PACKAGE_DIR, default_catalog_dir
 from esmr_core.data.manifest import load_collection
 
@@ -25,18 +26,17 @@ syn_test = np.flatnonzero((data.split == "test") & ~real)
 real_test = np.flatnonzero((data.split == "test") & real)
 out["joint_synthetic_test"] = evaluate_arrays(jm, data, syn_test)
 out["joint_real_test_voice_only"] = real_voice_scores(jm, data, real_test)
-cfg, tcfg, _ = M.load_config(PACKAGE_DIR / "configs" / "mate.json")
-md = M.prepare_data("data/bootstrap", cfg)
+md = prepare_data("data/bootstrap", load_config(PACKAGE_DIR / "configs" / "mate.json").model)
 meta = {r["id"]: r for r in load_collection("data/bootstrap", "speech").rows}
 mreal = np.array([bool(meta[i].get("real_voice")) for i in md.ids])
 voice = np.array([str(meta[i].get("voice", "")) for i in md.ids])
 mm = MateModel.from_pretrained(sys.argv[2])
 st = np.flatnonzero((md.splits == "test") & ~mreal)
 rt = np.flatnonzero((md.splits == "test") & mreal)
-out["mate_synthetic_test"] = M.score(M.predict_data(mm, md, st), md, st)
-out["mate_synthetic_test_audio_only"] = M.score(M.predict_data(mm, md, st, use_text=False), md, st)
-pr = M.predict_data(mm, md, rt, use_text=False)
-out["mate_real_test_voice_only"] = {**M.score(pr, md, rt),
+out["mate_synthetic_test"] = score(predict_data(mm, md, st), md, st)
+out["mate_synthetic_test_audio_only"] = score(predict_data(mm, md, st, use_text=False), md, st)
+pr = predict_data(mm, md, rt, use_text=False)
+out["mate_real_test_voice_only"] = {**score(pr, md, rt),
     "arousal_pairs": pair_accuracy(pr["arousal"], md.arousal[rt], voice[rt], 0.8),
     "valence_pairs": pair_accuracy(pr["valence"], md.valence[rt], voice[rt], 0.8)}
 json.dump(out, open(sys.argv[3], "w"), indent=1, default=float)

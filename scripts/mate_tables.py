@@ -1,4 +1,4 @@
-"""Tables like the MATE slides' (seeds/003) on the bootstrap corpus, written to docs/mate.md.
+"""Tables like the MATE slides' (docs/methods.md section 4) on the bootstrap corpus, written to docs/mate.md.
 
 Step 1 (as the seed's parameter study on a held-out set): train on the corpus's train+val split, test on its test
 split (unseen sentences, unseen voices): a lambda sweep, audio-only vs text-only vs both, with and without the emotion
@@ -8,7 +8,7 @@ Step 2 (as the seed's final evaluation): k-fold cross-validation by sentence gro
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/mate_tables.py [--speech data/bootstrap] [--epochs 15] [--folds 5]
 
-Log-mels and text vectors are computed once and cached (esmr_core.mate.train.prepare_data).
+Log-mels and text vectors are computed once and cached (esmr_core.mate.data.prepare_data).
 """
 from __future__ import annotations
 
@@ -22,7 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from esmr_core.mate.train import cross_validate, fit, load_config, predict_data, prepare_data, score
+from esmr_core.logs import configure
+from esmr_core.mate.config import load_config
+from esmr_core.mate.data import prepare_data
+from esmr_core.mate.evaluate import predict_data, score
+from esmr_core.mate.train import cross_validate, fit
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT
 
 # (row name, model-config changes, train-config changes)
@@ -39,7 +43,7 @@ VARIANTS = [
 USAGE = [
     "## Use", "",
     "```python",
-    "from esmr_core.mate.train import Mate",
+    "from esmr_core.mate.infer import Mate",
     "mate = Mate.from_pretrained()            # checkpoints/mate-default",
     "mate.predict(samples16k, text=None)     # -> label, probabilities, arousal, valence (1..5), modalities",
     "```", "",
@@ -68,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, help="also write every number to this JSON file")
     args = ap.parse_args(argv)
     t_start = time.time()
-    cfg, tcfg, _ = load_config(args.config)
-    tcfg = replace(tcfg, epochs=args.epochs)
-    data = prepare_data(args.speech, cfg, verbose=True)
+    configure()
+    tcfg = load_config(args.config, epochs=args.epochs)
+    cfg = tcfg.model
+    data = prepare_data(args.speech, cfg)
     torch.set_num_threads(args.threads)  # after loading: the audio front end may lower it
     test = np.where(data.splits == "test")[0]
     train = np.where(data.splits != "test")[0]
@@ -79,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     step1 = []
     for name, mchg, tchg in VARIANTS:
-        c, t = replace(cfg, **mchg), replace(tcfg, **tchg)
+        t = replace(tcfg, model=replace(cfg, **mchg), **tchg)
+        c = t.model
         t0 = time.time()
-        model, _ = fit(data, train, c, t, device=args.device)
+        model, _ = fit(t, data, train, device=args.device)
         row = {"input": name, "lam": t.lam, "test": score(predict_data(model, data, test), data, test),
                "neutral": score(predict_data(model, data, neutral), data, neutral)}
         if c.use_audio and c.use_text and not mchg and not t.class_balanced and t.lam == 0.66:
@@ -92,14 +98,14 @@ def main(argv: list[str] | None = None) -> int:
               f"({row['seconds']} s)", flush=True)
 
     print(f"{args.folds}-fold cross-validation of the default configuration ...", flush=True)
-    cv = cross_validate(data, cfg, tcfg, k=args.folds, verbose=True, device=args.device)
+    cv = cross_validate(tcfg, data, k=args.folds, device=args.device)
     minutes = (time.time() - t_start) / 60
 
     given = argv if argv is not None else sys.argv[1:]
     cmd = "OMP_NUM_THREADS=2 .venv/bin/python scripts/mate_tables.py " + " ".join(given)
     lines = [
         "# MATE on the bootstrap corpus", "",
-        "MATE (METHODS.md section 4; the KAIST MATE slides, seeds/003) reimplemented in `esmr_core/models/mate.py`:",
+        "MATE (docs/methods.md section 4; the KAIST MATE slides) reimplemented in `esmr_core/mate/` (network: `model.py`):",
         "log-mel -> 2-D CNN audio embedding and an all-MiniLM-L6-v2 sentence vector of the transcript, concatenated",
         "per utterance -> LSTM -> emotion head (7-way softmax) and affective-state head (arousal, valence on 1..5 as",
         "4 sigmoid(x) + 1, fed the LSTM feature plus the emotion output).",

@@ -261,6 +261,7 @@ def test_cli_train_and_wrapper(corpus, data, tmp_path):
     assert "test_audio_only" in (out / "README.md").read_text()
     held = evaluate_checkpoint(out, corpus, "test")            # the checkpoint scores as the run scored it
     assert held["test"]["f1_macro"] == pytest.approx(meta["metrics"]["test"]["f1_macro"])
+    assert main(["mate", "evaluate", "--checkpoint", str(out), "--speech", str(corpus), "--held-out", "test"]) == 0
     mate = Mate.from_pretrained(out)
     y = _voice(200, 0.5, 0)
     with_text, no_text = mate.predict(y, "I am furious"), mate.predict(y, "  ")
