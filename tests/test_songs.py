@@ -11,9 +11,11 @@ import soundfile as sf
 
 from esmr_core.cli import main
 from esmr_core.data.manifest import REQUIRED, load_collection, validate_rows
+from esmr_core.data.harmony import harmonise
+from esmr_core.data.notes import midi_to_name, name_to_midi
+from esmr_core.data.render import render_melody, render_song_voice
 from esmr_core.data.songs import (
-    LICENCES, build_catalogue, catalogue_info, essen_songs, fit_transpose, harmonise, midi_to_name, name_to_midi,
-    render_melody, render_song, render_song_voice, select_songs, write_credits,
+    LICENCES, build_catalogue, catalogue_info, essen_songs, render_song, select_songs, write_credits,
 )
 from esmr_core.errors import EsmrError
 from esmr_core.paths import REPO_ROOT
@@ -91,15 +93,6 @@ def test_harmonise_picks_the_chords_of_an_arpeggiated_cadence():
     assert all(m < 65 for m, _, _ in upper[1]) and all(36 <= m < 48 for m, _, _ in bass[1])
 
 
-def test_fit_transpose():
-    row = {"low_midi": 62, "high_midi": 74}  # D4..D5
-    shift = fit_transpose(row, 45, 64)  # a baritone range: the melody moves inside it, centred
-    assert 45 <= 62 + shift and 74 + shift <= 64 and abs((136 + 2 * shift) / 2 - 54.5) <= 0.5
-    assert fit_transpose(row, 56, 80) == 0 and fit_transpose(row, 58, 82) == 2
-    assert fit_transpose(row, 45, 64, octaves_only=True) == -12
-    assert fit_transpose(row, 62, 74) == 0
-
-
 # ---- the bundled catalogue ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def catalogue():
@@ -164,7 +157,7 @@ def test_noncommercial_songs_are_opt_in_and_marked(tmp_path):
     credits = (tmp_path / "CREDITS.md").read_text(encoding="utf-8")
     assert "WARNING" in credits and f"| {row['id']} | {row['title']} | {row['corpus_path']} | NON-COMMERCIAL" in credits
     with pytest.raises(EsmrError, match="bundled"):  # never into the bundled folder
-        build_catalogue(SONGS, limit=1, include_noncommercial=True, log=lambda _: None)
+        build_catalogue(SONGS, limit=1, include_noncommercial=True)
 
 
 def test_bundled_catalogue_size():
@@ -196,7 +189,7 @@ def test_selection_is_deterministic_and_matches_the_bundle(catalogue):
 
 
 def test_build_one_song(tmp_path):
-    coll = build_catalogue(tmp_path / "songs", limit=1, max_seconds=8.0, log=lambda _: None)
+    coll = build_catalogue(tmp_path / "songs", limit=1, max_seconds=8.0)
     assert len(coll) == 1
     row = load_collection(tmp_path / "songs", "songs").rows[0]
     files = [row["backing"]] + [g["path"] for g in row["guides"]]

@@ -1,40 +1,84 @@
 """`esmr sing`: songs to sing from a singing clip; training and evaluation of the singing encoders.
 
-    esmr sing PATH [--json] [--top-k 5] [--weights range=1,timbre=0.25]
-    esmr sing train [--sscl-steps 300] [--tjae-steps 200] [--no-ablation] [--only sscl|tjae]
-    esmr sing evaluate [--json] [--clips 3] [--seconds 12] [--out FILE]
-    esmr sing index        (re)compute the song guides' embeddings into checkpoints/tjae/song_guides.npz
+    esmr sing recommend PATH [--json] [--top-k 5] [--weights range=1,timbre=0.25]
+    esmr sing train [--sscl-steps 300] [--tjae-steps 200] [--no-ablation] [--only sscl|tjae] [--config FILE]
+    esmr sing evaluate [--json] [--clips 3] [--seconds 12] [--speech] [--out FILE]
+    esmr sing index    (re)compute the song guides' embeddings into the song catalogue (assets/songs/guides.npz)
+
+`esmr sing ACTION --help` lists the options of each action.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
 from ..errors import EsmrError
-
-MODES = ("train", "evaluate", "index")
+from ..logs import configure
+from ..paths import checkpoints_dir, default_songs_dir
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "sing", help="recommend songs to sing from 10-30 s of singing; train/evaluate the singing encoders",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", metavar="PATH|train|evaluate|index", help="a singing recording, or a mode")
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="options of the chosen form (see above)")
-    p.set_defaults(func=run)
+    sub = p.add_subparsers(dest="sing_command", metavar="ACTION")
+
+    rec = sub.add_parser("recommend", help="songs to sing, with key and reasons, from a singing recording",
+                         description="Songs to sing from a recording of 10-30 s of singing: your range, then the "
+                         "top songs with the key to sing them in and why.")
+    rec.add_argument("path", metavar="PATH", help="audio file with 10-30 s of singing")
+    rec.add_argument("--json", action="store_true", help="print one JSON object")
+    rec.add_argument("--top-k", type=int, default=5, help="how many songs (default: %(default)s)")
+    rec.add_argument("--weights", metavar="NAME=NUMBER,...",
+                     help="factor weights for range, timbre, expression, voice, mood (default: the grid search's)")
+    _common(rec)
+    rec.set_defaults(func=_recommend)
+
+    train = sub.add_parser("train", help="train SSCL (timbre, expression) and TJAE, then index the song guides",
+                           description="Train the singing encoders on the project's own voice audio and rewrite "
+                           "the song guides' embeddings (docs/singing.md).")
+    _common(train)
+    train.add_argument("--config", type=Path, help="JSON file of a singing TrainConfig (options below override it)")
+    train.add_argument("--work", help="cache and ablation models (default: data/singing)")
+    train.add_argument("--sscl-steps", type=int, help="SSCL steps per policy (default: 300)")
+    train.add_argument("--tjae-steps", type=int, help="TJAE steps (default: 200)")
+    train.add_argument("--no-ablation", action="store_true", help="skip the plain (no-policy) SSCL model")
+    train.add_argument("--only", choices=("sscl", "tjae"), help="train only this model")
+    train.add_argument("--seed", type=int, help="default: 0")
+    train.set_defaults(func=_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate on held-out synthetic singers",
+                        description="Range-fit P@5, voice match and same-voice accuracy on synthetic singers; the "
+                        "grid search that sets the default weights (docs/singing.md).")
+    _common(ev)
+    ev.add_argument("--work", type=Path, default=Path("data/singing"), help="where the ablation model lives")
+    ev.add_argument("--json", action="store_true", help="print JSON (default: a short summary)")
+    ev.add_argument("--clips", type=int, default=3, help="clips per test singer")
+    ev.add_argument("--seconds", type=float, default=12.0, help="length of each synthetic clip")
+    ev.add_argument("--speech", action="store_true", help="also measure speech vs singing (piper TTS)")
+    ev.add_argument("--out", type=Path, help="also write the JSON here")
+    ev.set_defaults(func=_evaluate)
+
+    idx = sub.add_parser("index", help="embed the song catalogue's guide vocals",
+                         description="Compute the guide vocals' embeddings with the singing encoders and write "
+                         "them into the song catalogue's folder (kept when already made from the same catalogue "
+                         "and encoders).")
+    _common(idx)
+    idx.add_argument("--out", type=Path, help="file to write (default: SONGS/guides.npz)")
+    idx.set_defaults(func=_index)
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    from ..paths import checkpoints_dir, default_songs_dir
-
     p.add_argument("--checkpoints", type=Path, default=checkpoints_dir(), help="folder with sscl-*/ and tjae/")
     p.add_argument("--songs", type=Path, default=default_songs_dir(), help="song collection folder")
 
 
 def parse_weights(text: str | None) -> dict[str, float] | None:
     """'range=1,timbre=0.5' -> {"range": 1.0, "timbre": 0.5}; None -> None (defaults)."""
+    from ..inputs import weights
+    from ..singing.recommend import FACTORS
+
     if not text:
         return None
     out = {}
@@ -46,40 +90,21 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
             raise EsmrError(f"bad weight {part!r}; write NAME=NUMBER pairs, e.g. range=1,timbre=0.25") from None
         if not sep:
             raise EsmrError(f"bad weight {part!r}; write NAME=NUMBER pairs, e.g. range=1,timbre=0.25")
-    from ..inputs import weights
-    from ..singing.recommend import FACTORS
-
     return weights(out, names=FACTORS)   # the same names and range as the app's sliders
 
 
-def run(args: argparse.Namespace) -> int:
-    if args.target == "train":
-        return _train(args.rest)
-    if args.target == "evaluate":
-        return _evaluate(args.rest)
-    if args.target == "index":
-        return _index(args.rest)
-    return _recommend([args.target, *args.rest])
-
-
-def _recommend(argv: list[str]) -> int:
+def _recommend(a: argparse.Namespace) -> int:
     from ..audio import load_audio
+    from ..files import to_json
     from ..singing.recommend import SingingRecommender, result_json
 
-    p = argparse.ArgumentParser(prog="esmr sing", description="songs to sing from a singing recording")
-    p.add_argument("path", help="audio file with 10-30 s of singing")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--weights", help="NAME=NUMBER,... for range, timbre, expression, voice, mood")
-    _common(p)
-    a = p.parse_args(argv)
     weights = parse_weights(a.weights)
     audio = load_audio(a.path, require_voice=False, max_seconds=30.0)
     rec = SingingRecommender.load(a.checkpoints, a.songs)
     analysis = rec.analyze(audio.samples)
     out = result_json(analysis, rec.rank(analysis, weights, a.top_k))
     if a.json:
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        print(to_json(out, indent=2))
         return 0
     r = out["range"]
     print(f"your range: {r['low']}-{r['high']} ({r['low_hz']:.0f}-{r['high_hz']:.0f} Hz)")
@@ -91,62 +116,64 @@ def _recommend(argv: list[str]) -> int:
     return 0
 
 
-def _train(argv: list[str]) -> int:
-    from ..singing.train import train_all
+def _train(a: argparse.Namespace) -> int:
+    from ..config import from_dict
+    from ..files import to_json
+    from ..singing.config import TrainConfig, load_config
+    from ..singing.train import run
 
-    p = argparse.ArgumentParser(prog="esmr sing train", description="train SSCL (timbre, expression) and TJAE")
-    _common(p)
-    p.add_argument("--work", type=Path, default=Path("data/singing"), help="cache and ablation models")
-    p.add_argument("--sscl-steps", type=int, default=300)
-    p.add_argument("--tjae-steps", type=int, default=200)
-    p.add_argument("--no-ablation", action="store_true", help="skip the plain (no-policy) SSCL model")
-    p.add_argument("--only", choices=("sscl", "tjae"), help="train only these models")
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args(argv)
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    times = train_all(a.checkpoints, a.songs, work=a.work, sscl_steps=a.sscl_steps, tjae_steps=a.tjae_steps,
-                      with_ablation=not a.no_ablation, seed=a.seed, log=log,
-                      only=(a.only,) if a.only else ("sscl", "tjae"))
-    _index(["--checkpoints", str(a.checkpoints), "--songs", str(a.songs)])
-    print(json.dumps({"seconds": {k: round(v, 1) for k, v in times.items()}}))
+    configure()
+    overrides = {"work": a.work, "sscl_steps": a.sscl_steps, "tjae_steps": a.tjae_steps, "seed": a.seed,
+                 "with_ablation": False if a.no_ablation else None, "only": [a.only] if a.only else None}
+    if a.config:
+        cfg = load_config(a.config, **overrides)
+    else:
+        cfg = from_dict(TrainConfig, {k: v for k, v in overrides.items() if v is not None}, "singing training options")
+    result = run(cfg, a.checkpoints, a.songs)
+    _write_index(a.checkpoints, a.songs, None)
+    print(to_json(result))
     return 0
 
 
-def _index(argv: list[str]) -> int:
-    from ..data.manifest import load_collection
-    from ..singing.recommend import GUIDES_FILE, Embedders, guide_embeddings
+def _write_index(checkpoints: Path, songs: Path, out: Path | None) -> dict:
+    from ..singing.data import song_rows
+    from ..singing.recommend import (GUIDES_FILE, Embedders, compute_guides, guides_fingerprint, read_guides,
+                                     write_guides)
 
-    p = argparse.ArgumentParser(prog="esmr sing index", description="embed the song catalogue's guide vocals")
-    _common(p)
-    a = p.parse_args(argv)
-    rows = load_collection(a.songs, "songs").rows
-    out = a.checkpoints / "tjae" / GUIDES_FILE
-    data = guide_embeddings(Embedders(a.checkpoints), a.songs, rows, out, lambda m: print(m, file=sys.stderr))
-    print(json.dumps({"guides": int(len(data["keys"])), "file": str(out)}))
+    rows = song_rows(songs)
+    out = out or songs / GUIDES_FILE
+    emb = Embedders(checkpoints)
+    data = read_guides(out, guides_fingerprint(songs, emb))
+    written = data is None
+    if written:
+        data = compute_guides(emb, songs, rows)
+        try:
+            write_guides(out, data)
+        except OSError as exc:
+            raise EsmrError(f"cannot write {out}: {exc}; pass --out FILE") from None
+    return {"guides": int(len(data["keys"])), "file": str(out), "written": written}
+
+
+def _index(a: argparse.Namespace) -> int:
+    from ..files import to_json
+
+    configure()
+    print(to_json(_write_index(a.checkpoints, a.songs, a.out)))
     return 0
 
 
-def _evaluate(argv: list[str]) -> int:
+def _evaluate(a: argparse.Namespace) -> int:
+    from ..files import to_json, write_json
     from ..singing.evaluate import evaluate, speech_vs_singing
 
-    p = argparse.ArgumentParser(prog="esmr sing evaluate", description="evaluate on held-out synthetic singers")
-    _common(p)
-    p.add_argument("--work", type=Path, default=Path("data/singing"), help="where the ablation model lives")
-    p.add_argument("--json", action="store_true", help="print JSON (default: a short summary)")
-    p.add_argument("--clips", type=int, default=3, help="clips per test singer")
-    p.add_argument("--seconds", type=float, default=12.0, help="length of each synthetic clip")
-    p.add_argument("--speech", action="store_true", help="also measure speech vs singing (piper TTS)")
-    p.add_argument("--out", type=Path, help="also write the JSON here")
-    a = p.parse_args(argv)
-    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
-    res = evaluate(a.checkpoints, a.songs, work=a.work, clips=a.clips, seconds=a.seconds, log=log)
+    configure()
+    res = evaluate(a.checkpoints, a.songs, work=a.work, clips=a.clips, seconds=a.seconds)
     if a.speech:
-        res["sustained_ratio"] = speech_vs_singing(log=log)
-    text = json.dumps(res, indent=2)
+        res["sustained_ratio"] = speech_vs_singing()
     if a.out:
-        a.out.write_text(text + "\n")
+        write_json(a.out, res)
     if a.json:
-        print(text)
+        print(to_json(res, indent=2))
     else:
         print(f"range-fit P@5: {res['range_p_at_5']}")
         print(f"same-voice accuracy: {res['same_voice_accuracy']}")

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 import time
 
+from ..errors import EsmrError
+from ..logs import configure
 from ..paths import default_songs_dir
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers) -> None:
@@ -31,17 +35,17 @@ def register(subparsers) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from ..data.songs import build_catalogue, catalogue_info
-    from ..errors import EsmrError
 
+    configure()
     if args.limit is not None and args.limit < 1:
         raise EsmrError("--limit must be at least 1")
     if not 5 <= args.max_seconds <= 120:
         raise EsmrError("--max-seconds must be between 5 and 120")
     t0 = time.time()
     if args.include_noncommercial:
-        print("warning: including songs licensed for NON-COMMERCIAL use only (Essen folk songs)", file=sys.stderr)
+        log.warning("warning: including songs licensed for NON-COMMERCIAL use only (Essen folk songs)")
     build_catalogue(args.out, limit=args.limit, max_seconds=args.max_seconds,
-                    include_noncommercial=args.include_noncommercial, log=lambda msg: print(msg, file=sys.stderr))
+                    include_noncommercial=args.include_noncommercial)
     info = catalogue_info(args.out)
     print(f"{info['songs']} songs, {info['voices']} guide voices, {info['size_mb']} MB, range "
           f"{info['lowest_note']}..{info['highest_note']} -> {args.out} ({time.time() - t0:.0f} s)")

@@ -1,12 +1,14 @@
-"""Singing -> songs to sing (METHODS.md section 3, seeds/002).
+"""Singing -> songs to sing (docs/methods.md section 3; docs/singing.md).
 
     from esmr_core.singing import SingingRecommender
     rec = SingingRecommender.load(checkpoints_dir(), default_songs_dir())
     analysis = rec.analyze(samples16k)                  # range + embeddings + per-song factors
     songs = rec.rank(analysis, {"range": 1, "timbre": 0.5}, top_k=5)
 
-Modules: features (log-mel, cheap augmentations), pitch (range, singing check, transposition), sscl (MoCo SSCL),
-tjae (Time Jump AutoEncoder), synth (synthetic singers), train, recommend, evaluate.
+Modules: config (SSCLConfig, TJAEConfig, TrainConfig), model (MoCo SSCL and TJAE, Pretrained checkpoints), losses,
+data (training audio, augmented views), train (train_moco, train_tjae, run), evaluate (synthetic singers, grid
+search of the weights), recommend (inference: embeddings, guide embeddings, ranking); features (log-mel, cheap
+augmentations), pitch (range, singing check, transposition), synth (synthetic singers).
 """
 from .recommend import FACTORS, SingingAnalysis, SingingRecommender, default_weights, rank_songs
 

@@ -14,15 +14,21 @@ Metrics
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
+from ..data.manifest import load_collection
+from ..paths import default_songs_dir
 from . import pitch as P
 from . import synth
+from .features import logmel
+from .model import MoCo, embed_mel
 from .recommend import EMBEDDERS, SingingRecommender, rank_songs
+
+log = logging.getLogger(__name__)
 
 GRID = (0.0, 0.25, 0.5, 1.0)
 
@@ -83,23 +89,20 @@ def grid_search(analyses: list, clips: list[dict], rows_by_id: dict) -> list[dic
 
 
 def evaluate(checkpoints: Path, songs_dir: Path, *, work: Path | None = None, clips: int = 3, seconds: float = 12.0,
-             seed: int = 1, log: Callable = print) -> dict:
+             seed: int = 1) -> dict:
     """Run the whole evaluation; returns a JSON-able dict (see docs/singing.md)."""
-    from . import sscl
-    from .features import logmel
-
     t0 = time.time()
-    rec = SingingRecommender.load(checkpoints, songs_dir, log=log)
+    rec = SingingRecommender.load(checkpoints, songs_dir)
     rows, by_id = rec.rows, {r["id"]: r for r in rec.rows}
     odd, even = list(range(1, len(rows), 2)), list(range(0, len(rows), 2))
     valid = make_clips(rows, synth.singers(synth.VALID_PROGRAMS, synth.VALID_TYPES, synth.TRAIN_VIBRATO), even,
                        2, seconds, seed)
     test = make_clips(rows, synth.singers(synth.TEST_PROGRAMS, synth.TEST_TYPES, [synth.TEST_VIBRATO]), odd,
                       clips, seconds, seed + 1000)
-    log(f"rendered {len(valid)} validation and {len(test)} test clips ({time.time() - t0:.0f} s)")
+    log.info(f"rendered {len(valid)} validation and {len(test)} test clips ({time.time() - t0:.0f} s)")
     va = [rec.analyze(c["audio"]) for c in valid]
     ta = [rec.analyze(c["audio"]) for c in test]
-    log(f"analysed all clips ({time.time() - t0:.0f} s)")
+    log.info(f"analysed all clips ({time.time() - t0:.0f} s)")
 
     grid = grid_search(va, valid, by_id)
     best = grid[0]["weights"]
@@ -126,8 +129,8 @@ def evaluate(checkpoints: Path, songs_dir: Path, *, work: Path | None = None, cl
     retrieval = {k: same_voice_accuracy(np.stack([a.embeddings[k] for a in ta]), labels) for k in EMBEDDERS}
     plain_dir = (work or Path("data/singing")) / "sscl-plain"
     if (plain_dir / "model.safetensors").is_file():
-        enc = sscl.load(plain_dir)
-        plain = np.stack([sscl.embed_mel(enc, logmel(c["audio"])) for c in test])
+        enc = MoCo.from_pretrained(plain_dir).encoder_q
+        plain = np.stack([embed_mel(enc, logmel(c["audio"])) for c in test])
         retrieval["plain"] = same_voice_accuracy(plain, labels)
     per_voice = len(test) // max(1, len(set(labels)))
     return {
@@ -142,13 +145,11 @@ def evaluate(checkpoints: Path, songs_dir: Path, *, work: Path | None = None, cl
     }
 
 
-def speech_vs_singing(n: int = 4, log: Callable = print) -> dict:
+def speech_vs_singing(n: int = 4) -> dict:
     """Sustained-note ratio of piper speech (n sentences, joined to >= 10 s) vs rendered singers."""
     import librosa
 
-    from ..data.tts import synth_piper
-    from ..data.manifest import load_collection
-    from ..paths import default_songs_dir
+    from ..data.tts import synth_piper   # piper (onnxruntime) only for this measurement
 
     texts = ["The weather today is quite pleasant, and I think we should go for a walk in the park.",
              "I can't believe you did that! Why would anyone leave the door open all night long?",

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.notes import midi_to_name
+from ..encoders import get_encoder
 from ..errors import AudioError
 
 FRAME_S = 256 / 16000        # SwiftF0 hop, s
@@ -36,8 +38,6 @@ def midi_to_hz(m: np.ndarray | float) -> np.ndarray:
 
 def pitch_track(samples16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(f0_hz (F,), voiced (F,) bool) on the 16 ms grid, via the shared prosody encoder's SwiftF0."""
-    from ..encoders import get_encoder
-
     return get_encoder("prosody").pitch(np.asarray(samples16k, dtype=np.float32))
 
 
@@ -76,8 +76,6 @@ class VoiceRange:
     sustained_ratio: float   # share of voiced frames in held notes, [0, 1]
 
     def as_dict(self) -> dict:
-        from ..data.songs import midi_to_name
-
         return {"low": midi_to_name(self.low_midi), "high": midi_to_name(self.high_midi),
                 "low_hz": round(self.low_hz, 1), "high_hz": round(self.high_hz, 1),
                 "low_midi": self.low_midi, "high_midi": self.high_midi,

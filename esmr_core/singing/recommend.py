@@ -12,19 +12,36 @@ Factors per song, each in [0, 1]:
   voice       same with resemblyzer's d-vector
   mood        same with TJAE's latent
 score = sum_f w_f * factor_f / sum_f w_f. The defaults come from the grid search of evaluate.py (docs/singing.md).
+Method: docs/methods.md section 3.
+
+The guide vocals' embeddings are derived from the song catalogue and the encoders, so they live with the catalogue
+(assets/songs/guides.npz, written by `esmr sing index`) and record the files they were made from (the catalogue's
+manifest, each encoder's weights): a file made with other encoders is not used; the recommender then computes them
+once into the user's cache.
 """
 from __future__ import annotations
 
-import hashlib
+import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from ..audio import load_music
+from ..data.manifest import load_collection
+from ..data.notes import midi_to_name, name_to_midi
+from ..encoders import get_encoder
 from ..errors import AudioError, EsmrError, ModelUnavailableError
+from ..files import atomic_write, file_sha256
+from ..paths import cache_dir
 from . import features as fx
 from . import pitch as P
+from .model import TJAE, MoCo, embed_mel
+
+log = logging.getLogger(__name__)
 
 FACTORS = ("range", "timbre", "expression", "voice", "mood")
 EMBEDDERS = ("timbre", "expression", "voice", "mood")      # factor name -> embedding of the same name
@@ -33,7 +50,8 @@ FACTOR_TEXT = {"timbre": "timbre", "expression": "singing expression", "voice": 
 # Chosen by the grid search of `esmr sing evaluate` on the validation singers (docs/singing.md): best
 # P@5 + voice-match@5 (range fixed at 1, others in {0, .25, .5, 1}; ties -> smaller total weight).
 DEFAULT_WEIGHTS: dict[str, float] = {"range": 1.0, "timbre": 0.5, "expression": 0.25, "voice": 0.0, "mood": 1.0}
-GUIDES_FILE = "song_guides.npz"   # inside the TJAE checkpoint folder
+GUIDES_FILE = "guides.npz"        # in the song catalogue's folder (and, computed at load, in the user's cache)
+MODEL_DIRS = ("sscl-timbre", "sscl-expression", "tjae")   # under the checkpoints folder
 MAJOR_NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "G#", "A", "Bb", "B")
 
@@ -44,8 +62,6 @@ def default_weights() -> dict[str, float]:
 
 def transpose_key(key: str, shift: int) -> str:
     """"C major" + 2 -> "D major"; "F# minor" - 1 -> "F minor". Unknown formats are returned unchanged."""
-    from ..data.songs import name_to_midi
-
     parts = str(key).split()
     if len(parts) != 2:
         return key
@@ -71,29 +87,21 @@ class Embedders:
     """The four clip embeddings: SSCL timbre/expression, resemblyzer, TJAE. embed(samples16k) -> dict."""
 
     def __init__(self, checkpoints: str | Path):
-        from . import sscl, tjae
-
         root = Path(checkpoints)
-        self.sscl_timbre = sscl.load(root / "sscl-timbre")
-        self.sscl_expression = sscl.load(root / "sscl-expression")
-        self.tjae = tjae.load(root / "tjae")
-        self.fingerprint = hashlib.sha1(b"".join(
-            (root / d / "model.safetensors").read_bytes() for d in ("sscl-timbre", "sscl-expression", "tjae"))
-        ).hexdigest()[:16]
+        self.sscl_timbre = MoCo.from_pretrained(root / "sscl-timbre").encoder_q
+        self.sscl_expression = MoCo.from_pretrained(root / "sscl-expression").encoder_q
+        self.tjae = TJAE.from_pretrained(root / "tjae")
+        # which weights the embeddings come from: recorded in (and checked against) the guide embeddings file
+        self.weights_sha256 = {d: file_sha256(root / d / "model.safetensors") for d in MODEL_DIRS}
 
     def embed(self, samples16k: np.ndarray, only: tuple[str, ...] = EMBEDDERS) -> dict[str, np.ndarray]:
-        import torch
-
-        from ..encoders import get_encoder
-        from . import sscl
-
         out: dict[str, np.ndarray] = {}
         with torch.inference_mode():
             mel = fx.logmel(samples16k)
             if "timbre" in only:
-                out["timbre"] = sscl.embed_mel(self.sscl_timbre, mel)
+                out["timbre"] = embed_mel(self.sscl_timbre, mel)
             if "expression" in only:
-                out["expression"] = sscl.embed_mel(self.sscl_expression, mel)
+                out["expression"] = embed_mel(self.sscl_expression, mel)
             if "mood" in only:
                 out["mood"] = self.tjae.embed(mel)
         if "voice" in only:
@@ -101,45 +109,70 @@ class Embedders:
         return out
 
 
-def guide_embeddings(embedders: Embedders, songs_dir: Path, rows: list[dict], cache: Path | None,
-                     log=None, fallback: Path | None = None) -> dict[str, np.ndarray]:
-    """{"keys": (G,) "song_id|voice", "<factor>": (G, D)} for every guide vocal. Read from `cache` (or `fallback`,
-    e.g. the copy shipped in checkpoints/tjae/) when its fingerprint (catalogue manifest + model weights) matches;
-    otherwise computed and written to `cache`."""
-    from ..audio import load_music
+def guides_fingerprint(songs_dir: Path, embedders: Embedders) -> str:
+    """What a guide embeddings file was made from: sha256 of the catalogue's manifest and of each encoder's
+    weights, as a JSON object (sorted keys)."""
+    return json.dumps({"manifest.jsonl": file_sha256(songs_dir / "manifest.jsonl"), **embedders.weights_sha256},
+                      sort_keys=True)
 
-    fp = _fp(songs_dir, embedders)
-    for path in (cache, fallback):
-        if path is not None and path.is_file():
-            data = dict(np.load(path, allow_pickle=False))
-            if str(data.get("fingerprint", "")) == fp:
-                return data
+
+def read_guides(path: Path, fingerprint: str) -> dict[str, np.ndarray] | None:
+    """The guide embeddings in `path` when it exists and was made from the same catalogue and encoders, else None."""
+    if not path.is_file():
+        return None
+    data = dict(np.load(path, allow_pickle=False))
+    if str(data.get("fingerprint", "")) != fingerprint:
+        log.info(f"{path} was made from another song catalogue or other singing encoders; not used "
+                 "(run `esmr sing index` to rewrite it)")
+        return None
+    return data
+
+
+def compute_guides(embedders: Embedders, songs_dir: Path, rows: list[dict]) -> dict[str, np.ndarray]:
+    """{"keys": (G,) "song_id|voice", "<factor>": (G, D), "fingerprint": ()} for every guide vocal."""
     keys, embs = [], {k: [] for k in EMBEDDERS}
     for i, row in enumerate(rows):
         for g in row.get("guides", []):
-            y = load_music(songs_dir / g["path"], sr=fx.SR)
-            e = embedders.embed(y)
+            e = embedders.embed(load_music(songs_dir / g["path"], sr=fx.SR))
             keys.append(f"{row['id']}|{g['voice']}")
             for k in EMBEDDERS:
                 embs[k].append(e[k])
-        if log and i % 10 == 0:
-            log(f"guide embeddings: {i + 1}/{len(rows)} songs")
-    data = {"keys": np.asarray(keys), "fingerprint": np.asarray(fp),
+        if i % 10 == 0:
+            log.info(f"guide embeddings: {i + 1}/{len(rows)} songs")
+    return {"keys": np.asarray(keys), "fingerprint": np.asarray(guides_fingerprint(songs_dir, embedders)),
             **{k: np.stack(v).astype(np.float32) for k, v in embs.items()}}
+
+
+def write_guides(path: Path, data: dict[str, np.ndarray]) -> Path:
+    """Write guide embeddings (compressed .npz), atomically."""
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as fh:   # a file object: np.savez would append ".npz" to a name
+            np.savez_compressed(fh, **data)
+
+    return atomic_write(path, save)
+
+
+def guide_embeddings(embedders: Embedders, songs_dir: Path, rows: list[dict],
+                     cache: Path | None = None) -> dict[str, np.ndarray]:
+    """The guide embeddings of the catalogue in songs_dir for these encoders: songs_dir/guides.npz when it was made
+    from them, else `cache` when it was, else computed (and written to `cache`, when given and writable)."""
+    fp = guides_fingerprint(songs_dir, embedders)
+    for path in (songs_dir / GUIDES_FILE, cache):
+        data = read_guides(path, fp) if path is not None else None
+        if data is not None:
+            return data
+    data = compute_guides(embedders, songs_dir, rows)
     if cache is not None:
         try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(cache, **data)
-        except OSError:
-            pass
+            write_guides(cache, data)
+        except OSError as exc:
+            log.warning(f"could not cache the guide embeddings in {cache}: {exc}")
     return data
 
 
 def song_factors(vrange: P.VoiceRange, emb: dict[str, np.ndarray], rows: list[dict],
                  guides: dict[str, np.ndarray]) -> list[dict[str, Any]]:
     """Per song: range fit at the best transposition and similarity factors vs the song's guides."""
-    from ..data.songs import midi_to_name
-
     keys = [str(k) for k in guides["keys"]]
     sims = {f: (guides[f] @ emb[f] + 1.0) / 2.0 for f in EMBEDDERS}          # (G,) each
     out = []
@@ -229,10 +262,7 @@ class SingingRecommender:
         self.embedders, self.songs_dir, self.rows, self.guides = embedders, songs_dir, rows, guides
 
     @classmethod
-    def load(cls, checkpoints_dir: str | Path, songs_dir: str | Path, log=None) -> "SingingRecommender":
-        from ..data.manifest import load_collection
-        from ..paths import cache_dir
-
+    def load(cls, checkpoints_dir: str | Path, songs_dir: str | Path) -> "SingingRecommender":
         songs_dir = Path(songs_dir)
         try:
             rows = load_collection(songs_dir, "songs").rows
@@ -241,8 +271,7 @@ class SingingRecommender:
         if not rows:
             raise ModelUnavailableError(f"the song catalogue in {songs_dir} is empty; run: esmr songs build")
         emb = Embedders(checkpoints_dir)
-        guides = guide_embeddings(emb, songs_dir, rows, cache_dir() / "singing" / GUIDES_FILE, log,
-                                  fallback=Path(checkpoints_dir) / "tjae" / GUIDES_FILE)
+        guides = guide_embeddings(emb, songs_dir, rows, cache_dir() / "singing" / GUIDES_FILE)
         return cls(emb, songs_dir, rows, guides)
 
     def analyze(self, samples16k: np.ndarray, *, check_singing: bool = True) -> SingingAnalysis:
@@ -264,12 +293,8 @@ class SingingRecommender:
         return default_weights()
 
 
-def _fp(songs_dir: Path, emb: Embedders) -> str:
-    return hashlib.sha1((songs_dir / "manifest.jsonl").read_bytes()).hexdigest()[:16] + emb.fingerprint
-
-
 def result_json(analysis: SingingAnalysis, songs: list[dict]) -> dict:
-    """The `esmr sing PATH --json` object."""
+    """The `esmr sing recommend PATH --json` object."""
     return {"range": analysis.range.as_dict(), "duration_s": round(analysis.duration_s, 2), "songs": songs}
 
 

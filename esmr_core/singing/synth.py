@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.render import render_melody
 from . import features as fx
 
 # comfortable ranges (MIDI low, high) of voice types; ~19 semitones each
@@ -70,8 +71,6 @@ def sing(singer: Singer, row: dict[str, Any], seconds: float = 14.0, start_note:
          seed: int = 0) -> tuple[np.ndarray, list[tuple[int, float, float]]]:
     """Render `seconds` of a song's melody by `singer`, centred in the singer's range.
     Returns (audio (T,) float32 at 16 kHz, the sung notes after transposition)."""
-    from ..data.songs import render_melody
-
     notes = notes_for_seconds(row, seconds, start_note)
     shift = centre_shift(notes, *singer.range)
     y = render_melody(notes, singer.program, shift, fx.SR, tempo_bpm=float(row["tempo_bpm"]), tail_s=0.3)

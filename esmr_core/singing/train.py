@@ -1,27 +1,25 @@
-"""Training of the singing encoders (SSCL timbre / expression / plain ablation, TJAE) on the project's voice audio.
-
-Voice audio used (all rendered or bundled here, nothing downloaded):
-  - the song catalogue's guide vocals (assets/songs, 2 per song);
-  - catalogue melodies of the even-indexed songs re-rendered by synthetic singers with TRAIN_PROGRAMS,
-    TRAIN_TYPES registers and TRAIN_VIBRATO (evaluation singers use other patches, registers, vibrato and songs);
-  - the bootstrap speech corpus (data/bootstrap) when it exists (up to `max_speech` clips).
-Each waveform is cut into 2.5 s crops; per crop the log-mel and two pitch-shifted log-mels are precomputed once
-and cached under data/singing/ (git-ignored).
-"""
+"""Training of the singing encoders (SSCL timbre / expression / plain ablation, TJAE) on the project's voice audio
+(data.py says which), and the library `run(cfg, checkpoints, songs_dir)` behind `esmr sing train`.
+Method: docs/methods.md section 3."""
 from __future__ import annotations
 
-import hashlib
+import logging
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from . import features as fx
+from ..paths import REPO_ROOT
 from . import synth
+from .config import SSCLConfig, TJAEConfig, TrainConfig
+from .data import CROP_S, batch_views, crops, mask_input, precompute_views, song_rows, training_waveforms
+from .features import random_crop
+from .losses import reconstruction_loss
+from .model import TJAE, MoCo
 
-CROP_S = 2.5
+log = logging.getLogger(__name__)
+
 CARD = """# {name}
 
 {what}
@@ -33,120 +31,101 @@ CARD = """# {name}
   batch {batch}, {seconds:.0f} s on CPU.
 - Input: 16 kHz mono audio -> 64-band log-mel, 16 ms hop (esmr_core/singing/features.py).
 - Output: {output}
-- Evaluation: docs/singing.md (`esmr sing evaluate`).
+- Method: docs/methods.md section 3. Evaluation: docs/singing.md (`esmr sing evaluate`).
 - Limits: trained on synthesised voices only (no human singing was available offline); expect a domain gap on
   real recordings.
 - Licence: same as the project code.
 """
+WHAT = {"timbre": "SSCL timbre-oriented: time-stretched copy = positive, pitch-shifted copy = negative.",
+        "expression": "SSCL expression-oriented: pitch-shifted copy = positive, time-stretched copy = negative.",
+        "plain": "SSCL ablation: plain instance discrimination (another crop = positive, no policy)."}
 
 
-def training_waveforms(rows: list[dict], songs_dir: Path, *, speech_dir: Path | None = None, max_speech: int = 200,
-                       seconds: float = 12.0, seed: int = 0, log: Callable = print) -> list[np.ndarray]:
-    """All training audio as 16 kHz float32 waveforms."""
-    from ..audio import load_music
-
+def train_moco(cfg: SSCLConfig, bases: torch.Tensor, shifted: torch.Tensor, *, steps: int = 600,
+               batch: int = 48, lr: float = 1e-3, seed: int = 0) -> MoCo:
+    """Train MoCo on precomputed crops. bases: (N, M, F); shifted: (N, S, M, F). Returns the trained model."""
+    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    waves = []
-    for row in rows:
-        for g in row.get("guides", []):
-            waves.append(load_music(songs_dir / g["path"], sr=fx.SR))
-    log(f"training audio: {len(waves)} guide vocals")
-    train_singers = synth.singers(synth.TRAIN_PROGRAMS, synth.TRAIN_TYPES, synth.TRAIN_VIBRATO)
-    for i, row in enumerate(rows[::2]):
-        for j in range(3):
-            singer = train_singers[int(rng.integers(len(train_singers)))]
-            start = int(rng.integers(0, max(1, len(row["melody"]) // 2)))
-            waves.append(synth.sing(singer, row, seconds, start_note=start, seed=i * 3 + j)[0])
-    log(f"training audio: + {len(rows[::2]) * 3} synthetic singer renders")
-    if speech_dir is not None and (speech_dir / "collection.json").is_file():
-        from ..data.manifest import load_collection
-
-        coll = load_collection(speech_dir, "speech")
-        for row in coll.rows[:max_speech]:
-            waves.append(load_music(coll.path(row), sr=fx.SR))
-        log(f"training audio: + {min(max_speech, len(coll.rows))} bootstrap speech clips")
-    return waves
+    model = MoCo(cfg).train()
+    opt = torch.optim.AdamW(model.encoder_q.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    for step in range(steps):
+        idx = rng.choice(len(bases), size=min(batch, len(bases)), replace=False)
+        q, k, n = batch_views(bases[idx], shifted[idx], cfg.policy, cfg.crop_frames, rng)
+        loss = model(q, k, n)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log.info(f"sscl-{cfg.policy} step {step}/{steps} loss {loss.item():.3f}")
+    return model.eval()
 
 
-def crops(waves: list[np.ndarray], crop_s: float = CROP_S) -> list[np.ndarray]:
-    """Non-overlapping crops of crop_s seconds with some sound (peak > 0.01)."""
-    n = int(crop_s * fx.SR)
-    out = []
-    for y in waves:
-        for s in range(0, len(y) - n + 1, n):
-            c = y[s:s + n]
-            if np.abs(c).max() > 0.01:
-                out.append((0.5 * c / np.abs(c).max()).astype(np.float32))
-    return out
-
-
-def precompute_views(waves_crops: list[np.ndarray], cache: Path | None, seed: int = 0,
-                     log: Callable = print) -> tuple[torch.Tensor, torch.Tensor]:
-    """(bases (N, M, F) float16, shifted (N, 2, M, F) float16), cached in `cache` keyed by the audio's hash."""
-    from .sscl import make_views
-
-    h = hashlib.sha1()
-    for c in waves_crops:
-        h.update(c[:: 97].tobytes())
-    key = h.hexdigest()[:16]
-    if cache is not None and (cache / f"views-{key}.pt").is_file():
-        d = torch.load(cache / f"views-{key}.pt")
-        return d["bases"], d["shifted"]
+def train_tjae(cfg: TJAEConfig, bases: torch.Tensor, *, steps: int = 400, batch: int = 32, lr: float = 2e-3,
+               seed: int = 0) -> TJAE:
+    """Train on log-mel crops bases (N, M, F) (random crop of cfg.crop_frames). Returns the model in eval mode."""
+    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    t = time.time()
-    views = [make_views(c, rng) for c in waves_crops]
-    bases = torch.stack([v["base"] for v in views])
-    shifted = torch.stack([v["shifted"] for v in views])
-    log(f"views: {len(views)} crops in {time.time() - t:.0f} s")
-    if cache is not None:
-        cache.mkdir(parents=True, exist_ok=True)
-        torch.save({"bases": bases, "shifted": shifted}, cache / f"views-{key}.pt")
-    return bases, shifted
+    model = TJAE(cfg).train()
+    sample = bases[torch.from_numpy(rng.choice(len(bases), size=min(256, len(bases)), replace=False))].float()
+    model.band_mean.copy_(sample.mean(dim=(0, 2)))
+    model.band_std.copy_(sample.std(dim=(0, 2)).clamp_min(1e-3))
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    for step in range(steps):
+        idx = rng.choice(len(bases), size=min(batch, len(bases)), replace=False)
+        clean = torch.stack([random_crop(bases[i].float(), cfg.crop_frames, rng) for i in idx])
+        recon, _ = model(mask_input(clean, rng))
+        loss = reconstruction_loss(recon, model.normalize(clean))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log.info(f"tjae step {step}/{steps} mse {loss.item():.4f}")
+    return model.eval()
 
 
-def train_all(checkpoints: Path, songs_dir: Path, *, work: Path, sscl_steps: int = 300, tjae_steps: int = 200,
-              batch: int = 32, with_ablation: bool = True, only: tuple[str, ...] = ("sscl", "tjae"), seed: int = 0,
-              log: Callable = print) -> dict:
-    """Train SSCL timbre + expression (saved to checkpoints/sscl-*), TJAE (checkpoints/tjae) and, for the ablation,
-    SSCL plain (saved to work/sscl-plain, not shipped). Returns {name: seconds}."""
-    from ..data.manifest import load_collection
-    from . import sscl, tjae
-
+def run(cfg: TrainConfig, checkpoints: Path, songs_dir: Path) -> dict:
+    """Train SSCL timbre + expression (written to checkpoints/sscl-*), TJAE (checkpoints/tjae) and, for the
+    ablation, SSCL plain (written to cfg.work/sscl-plain, not shipped), each with its model card.
+    Returns {"seconds": {name: seconds}}. The song guides' embeddings are then stale: `esmr sing index`."""
+    checkpoints, songs_dir, work = Path(checkpoints), Path(songs_dir), Path(cfg.work)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    rows = load_collection(songs_dir, "songs").rows
-    speech = Path(__file__).resolve().parents[2] / "data" / "bootstrap"
-    waves = training_waveforms(rows, songs_dir, speech_dir=speech, seed=seed, log=log)
+    rows = song_rows(songs_dir)
+    waves = training_waveforms(rows, songs_dir, speech_dir=REPO_ROOT / "data" / "bootstrap",
+                               max_speech=cfg.max_speech, seed=cfg.seed)
     cs = crops(waves)
-    bases, shifted = precompute_views(cs, work / "cache", seed, log)
+    bases, shifted = precompute_views(cs, work / "cache", cfg.seed)
     info = dict(programs=list(synth.TRAIN_PROGRAMS), types=list(synth.TRAIN_TYPES),
-                vibrato=[list(v) for v in synth.TRAIN_VIBRATO], n_crops=len(cs), crop_s=CROP_S, batch=batch)
+                vibrato=[list(v) for v in synth.TRAIN_VIBRATO], n_crops=len(cs), crop_s=CROP_S, batch=cfg.batch)
     times = {}
-    policies = (("timbre", "expression") + (("plain",) if with_ablation else ())) if "sscl" in only else ()
+    policies = (("timbre", "expression") + (("plain",) if cfg.with_ablation else ())) if "sscl" in cfg.only else ()
     for policy in policies:
         t = time.time()
-        cfg = sscl.SSCLConfig(policy=policy)
-        model = sscl.train_moco(cfg, bases, shifted, steps=sscl_steps, batch=batch, seed=seed, log=log)
+        model = train_moco(SSCLConfig(policy=policy), bases, shifted, steps=cfg.sscl_steps, batch=cfg.batch,
+                           lr=cfg.sscl_lr, seed=cfg.seed)
         times[f"sscl-{policy}"] = time.time() - t
-        what = {"timbre": "SSCL timbre-oriented: time-stretched copy = positive, pitch-shifted copy = negative.",
-                "expression": "SSCL expression-oriented: pitch-shifted copy = positive, time-stretched copy = negative.",
-                "plain": "SSCL ablation: plain instance discrimination (another crop = positive, no policy)."}[policy]
-        card = CARD.format(name=f"sscl-{policy}", what=what + " MoCo (momentum key encoder, queue of negatives, "
-                           "InfoNCE on cosine scores) after Yakura, Watanabe and Goto (TASLP 2022).",
+        card = CARD.format(name=f"sscl-{policy}", what=WHAT[policy] + " MoCo (momentum key encoder, queue of "
+                           "negatives, InfoNCE on cosine scores) after Yakura, Watanabe and Goto (TASLP 2022).",
                            arch="4 conv blocks (8-16-32-64 ch) over 64-frame (1 s) log-mel windows, mean+max over "
-                           "time, MLP -> 128-d; MoCo queue 1024, m 0.99, temperature 0.1", steps=sscl_steps, seconds=times[f"sscl-{policy}"],
+                           "time, MLP -> 128-d; MoCo queue 1024, m 0.99, temperature 0.1", steps=cfg.sscl_steps,
+                           seconds=times[f"sscl-{policy}"],
                            output="(128,) unit vector per 1 s window; a clip = mean of windows (0.5 s hop), "
                            "re-normalised", **info)
         folder = (checkpoints if policy != "plain" else work) / f"sscl-{policy}"
-        sscl.save(model, folder, card, {"n_crops": len(cs), "steps": sscl_steps, "seed": seed})
-    if "tjae" not in only:
-        return times
-    t = time.time()
-    model = tjae.train_tjae(tjae.TJAEConfig(), bases, steps=tjae_steps, batch=32, seed=seed, log=log)
-    times["tjae"] = time.time() - t
-    card = CARD.format(name="tjae", what="Time Jump AutoEncoder (seeds/002): dilated causal Conv1d encoder "
-                       "(dilations 1, 2, 4, 8), skip connections per time scale to the decoder, denoising "
-                       "reconstruction (MSE).", arch="64 ch conv layers, kernel 3, 16-channel latent, 4-channel "
-                       "skips, skip dropout 0.5", steps=tjae_steps, seconds=times["tjae"],
-                       output="(32,) unit vector: mean and std over time of the latent", **{**info, "batch": 32})
-    tjae.save(model, checkpoints / "tjae", card, {"n_crops": len(cs), "steps": tjae_steps, "seed": seed})
-    return times
+        model.save_pretrained(folder, meta={"n_crops": len(cs), "steps": cfg.sscl_steps, "seed": cfg.seed},
+                              card=card)
+    if "tjae" in cfg.only:
+        t = time.time()
+        model = train_tjae(TJAEConfig(), bases, steps=cfg.tjae_steps, batch=32, lr=cfg.tjae_lr, seed=cfg.seed)
+        times["tjae"] = time.time() - t
+        card = CARD.format(name="tjae", what="Time Jump AutoEncoder (docs/methods.md section 3.3): dilated causal "
+                           "Conv1d encoder (dilations 1, 2, 4, 8), skip connections per time scale to the decoder, "
+                           "denoising reconstruction (MSE).", arch="64 ch conv layers, kernel 3, 16-channel latent, "
+                           "4-channel skips, skip dropout 0.5", steps=cfg.tjae_steps, seconds=times["tjae"],
+                           output="(32,) unit vector: mean and std over time of the latent", **{**info, "batch": 32})
+        model.save_pretrained(checkpoints / "tjae", meta={"n_crops": len(cs), "steps": cfg.tjae_steps,
+                                                          "seed": cfg.seed}, card=card)
+    return {"seconds": {k: round(v, 1) for k, v in times.items()}}
