@@ -1,10 +1,10 @@
 """Tables like the MATE slides' (docs/methods.md section 4) on the bootstrap corpus, written to docs/mate.md.
 
-Step 1 (as the seed's parameter study on a held-out set): train on the corpus's train+val split, test on its test
+Step 1 (as the slides' parameter study on a held-out set): train on the corpus's train+val split, test on its test
 split (unseen sentences, unseen voices): a lambda sweep, audio-only vs text-only vs both, with and without the emotion
 output fed to the affective-state head, with and without class balancing. Each row is also scored on the lexically
 neutral test subset (the wording carries no emotion there, so only the audio can tell).
-Step 2 (as the seed's final evaluation): k-fold cross-validation by sentence group of the default configuration.
+Step 2 (as the slides' final evaluation): k-fold cross-validation by sentence group of the default configuration.
 
     OMP_NUM_THREADS=2 .venv/bin/python scripts/mate_tables.py [--speech data/bootstrap] [--epochs 15] [--folds 5]
 
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "OMP_NUM_THREADS=2 .venv/bin/python scripts/mate_tables.py " + " ".join(given)
     lines = [
         "# MATE on the bootstrap corpus", "",
-        "MATE (docs/methods.md section 4; the KAIST MATE slides) reimplemented in `esmr_core/mate/` (network: `model.py`):",
+        "MATE (docs/methods.md section 4; the KAIST MATE slides) reimplemented in `esmr_core/mate/model.py`:",
         "log-mel -> 2-D CNN audio embedding and an all-MiniLM-L6-v2 sentence vector of the transcript, concatenated",
         "per utterance -> LSTM -> emotion head (7-way softmax) and affective-state head (arousal, valence on 1..5 as",
         "4 sigmoid(x) + 1, fed the LSTM feature plus the emotion output).",

@@ -99,10 +99,7 @@ def prepare_data(speech: str | Path | Sequence[str | Path], cfg: MateConfig, *, 
                            for f in ("text", "has_text", "targets", "arousal", "valence", "groups", "splits",
                                      "lexically_neutral")})
     speech = speech_dir(speech)
-    try:
-        coll = load_collection(speech, "speech")
-    except (FileNotFoundError, ValueError) as exc:
-        raise EsmrError(f"cannot read the speech collection: {exc}") from None
+    coll = load_collection(speech, "speech")   # CollectionError (an EsmrError) when it cannot be read
     if not coll.rows:
         raise EsmrError(f"speech collection {speech} is empty")
     key = hashlib.sha1(json.dumps([coll.rows, cfg.sample_rate, cfg.n_fft, cfg.hop_length, cfg.n_mels,

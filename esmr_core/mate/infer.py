@@ -70,7 +70,8 @@ class Mate:
     def predict_dialogue(self, utterances: Sequence[np.ndarray], texts: Sequence[str | None] | None = None,
                          context: int | None = None) -> list[dict[str, Any]]:
         """Read a sequence of utterances as one dialogue: the LSTM runs over them in order, so utterance i is
-        read with the preceding ones as its context (the seed's dialogue setting; `predict` is a dialogue of one).
+        read with the preceding ones as its context (the paper's dialogue setting, docs/methods.md section 4;
+        `predict` is a dialogue of one).
 
         utterances: S mono float waveforms at 16 kHz; texts: S transcripts (None/"" = audio only) or None.
         context: how many preceding utterances each reading sees (None = all of them: one pass over the whole

@@ -175,8 +175,8 @@ def model_card(cfg: TrainConfig, result: dict[str, Any]) -> str:
     inputs = " + ".join((["audio (log-mel CNN)"] if m.use_audio else []) +
                         ([f"transcript ({m.text_encoder}, {m.text_dim}-d, frozen)"] if m.use_text else []))
     lines = [
-        "---", "license: gpl-3.0-or-later", "tags: [speech-emotion-recognition, multimodal, audio, text, arousal, valence]",
-        "---", "# MATE checkpoint", "",
+        "---", "license: gpl-3.0-or-later",
+        "tags: [speech-emotion-recognition, multimodal, audio, text, arousal, valence]", "---", "# MATE checkpoint", "",
         "Multimodal audio + text emotion recognition (docs/methods.md section 4; code: `esmr_core/mate/`).",
         f"Reads {inputs}; 7 emotion probabilities ({', '.join(m.emotions)}) and arousal, valence on 1..5.", "",
         "## Training", "",
