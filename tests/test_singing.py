@@ -166,6 +166,27 @@ def test_shipped_singing_checkpoints_load_in_format_2(name, cls, tmp_path):
         cls.from_pretrained(old)
 
 
+def test_train_run_writes_loadable_checkpoints_with_cards(tmp_path, monkeypatch):
+    from esmr_core.singing import train as T
+
+    rng = np.random.default_rng(0)
+    waves = [(0.3 * np.sin(2 * np.pi * f * np.arange(40000) / 16000) + 0.01 * rng.standard_normal(40000))
+             .astype(np.float32) for f in (220.0, 330.0, 440.0, 550.0)]
+    monkeypatch.setattr(T, "training_waveforms", lambda *a, **k: waves)   # 4 crops of 2.5 s instead of the corpus
+    cfg = TrainConfig(sscl_steps=2, tjae_steps=2, batch=4, work=str(tmp_path / "work"))
+    out = T.run(cfg, tmp_path / "ckpt", default_songs_dir())
+    assert set(out["seconds"]) == {"sscl-timbre", "sscl-expression", "sscl-plain", "tjae"}
+    for name, cls in (("sscl-timbre", MoCo), ("sscl-expression", MoCo), ("tjae", TJAE)):
+        model = cls.from_pretrained(tmp_path / "ckpt" / name)
+        card = (tmp_path / "ckpt" / name / "README.md").read_text()
+        assert card.startswith(f"# {name}") and "docs/methods.md section 3" in card and "4 crops" in card
+        assert json.loads((tmp_path / "ckpt" / name / "config.json").read_text())["meta"]["steps"] == 2
+        if cls is MoCo:
+            assert model.cfg.policy == name.split("-")[1]
+    assert MoCo.from_pretrained(tmp_path / "work" / "sscl-plain").cfg.policy == "plain"
+    assert list((tmp_path / "work" / "cache").glob("views-*.pt"))
+
+
 # ---- guide embeddings ------------------------------------------------------------------------------------------
 def test_bundled_guide_embeddings_match_the_shipped_models_and_catalogue():
     songs = default_songs_dir()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..config import from_dict
 from ..errors import EsmrError
-from ..logs import configure
+from ..files import to_json, write_json
 from ..paths import checkpoints_dir, default_songs_dir
 
 
@@ -95,7 +96,6 @@ def parse_weights(text: str | None) -> dict[str, float] | None:
 
 def _recommend(a: argparse.Namespace) -> int:
     from ..audio import load_audio
-    from ..files import to_json
     from ..singing.recommend import SingingRecommender, result_json
 
     weights = parse_weights(a.weights)
@@ -117,12 +117,9 @@ def _recommend(a: argparse.Namespace) -> int:
 
 
 def _train(a: argparse.Namespace) -> int:
-    from ..config import from_dict
-    from ..files import to_json
     from ..singing.config import TrainConfig, load_config
     from ..singing.train import run
 
-    configure()
     overrides = {"work": a.work, "sscl_steps": a.sscl_steps, "tjae_steps": a.tjae_steps, "seed": a.seed,
                  "with_ablation": False if a.no_ablation else None, "only": [a.only] if a.only else None}
     if a.config:
@@ -155,18 +152,13 @@ def _write_index(checkpoints: Path, songs: Path, out: Path | None) -> dict:
 
 
 def _index(a: argparse.Namespace) -> int:
-    from ..files import to_json
-
-    configure()
     print(to_json(_write_index(a.checkpoints, a.songs, a.out)))
     return 0
 
 
 def _evaluate(a: argparse.Namespace) -> int:
-    from ..files import to_json, write_json
     from ..singing.evaluate import evaluate, speech_vs_singing
 
-    configure()
     res = evaluate(a.checkpoints, a.songs, work=a.work, clips=a.clips, seconds=a.seconds)
     if a.speech:
         res["sustained_ratio"] = speech_vs_singing()

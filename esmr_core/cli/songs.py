@@ -7,7 +7,6 @@ import logging
 import time
 
 from ..errors import EsmrError
-from ..logs import configure
 from ..paths import default_songs_dir
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,6 @@ def register(subparsers) -> None:
 def _build(args: argparse.Namespace) -> int:
     from ..data.songs import build_catalogue, catalogue_info
 
-    configure()
     if args.limit is not None and args.limit < 1:
         raise EsmrError("--limit must be at least 1")
     if not 5 <= args.max_seconds <= 120:
