@@ -97,8 +97,8 @@ ablation: setup
 default-models: setup
 	$(BIN)/esmr train --config esmr_core/configs/default.json --out runs/esmr-default
 	cp runs/esmr-default/checkpoint/config.json runs/esmr-default/checkpoint/model.safetensors checkpoints/esmr-default/
-	$(BIN)/python scripts/train_mate_realvoice.py 10
-	cp runs/mate-real/config.json runs/mate-real/model.safetensors checkpoints/mate-default/
+	$(BIN)/esmr mate train --config esmr_core/configs/mate.json --out runs/mate-default
+	cp runs/mate-default/config.json runs/mate-default/model.safetensors checkpoints/mate-default/
 	$(BIN)/esmr index build
 
 mate-tables: setup

@@ -351,7 +351,7 @@ def small_catalogue() -> tuple[Path | None, str]:
 
     bundled = REPO / "assets" / "music"
     cat = store.open_catalog(bundled)
-    if (CKPT / "map" / "map.json").is_file() and catalog_index.map_matches(Map2D.load(CKPT / "map"), cat):
+    if (bundled / "map" / "map.json").is_file() and catalog_index.map_matches(Map2D.load(bundled / "map"), cat, CKPT):
         return None, f"assets/music, {len(cat)} tracks"
     copy = DATA / "bundled"
     shutil.rmtree(copy, ignore_errors=True)
@@ -399,7 +399,7 @@ def build_section(n_tracks: int, seconds: float) -> dict:
 
     src = DATA / "build-src"
     tracks = catalog.scan_folders(make_sources(src, n_tracks, seconds))
-    catalog._music_encoder().encode(np.zeros(16000 * 2, np.float32) + 0.01)   # load vibenet before timing
+    catalog.music_encoder().encode(np.zeros(16000 * 2, np.float32) + 0.01)   # load vibenet before timing
     res: dict = {"tracks": len(tracks), "track_seconds": seconds, "source_format": "FLAC 48 kHz stereo"}
     out = DATA / "build-out"
     shutil.rmtree(out, ignore_errors=True)

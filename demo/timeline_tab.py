@@ -25,7 +25,7 @@ from demo.guard import Media, audio_payload, checked, expect_count, user_errors
 from esmr_core import inputs
 from esmr_core import timeline as T
 from esmr_core.retrieval.map2d import LABEL_COLORS
-from esmr_core.service import to_json
+from esmr_core.files import to_json
 
 SECTION_HEADERS = ["#", "start", "end", "emotion", "arousal", "valence", "track", "artist"]
 MIN_SECTION_RANGE = (2.0, 60.0)   # s, the slider (the API takes 0..600)

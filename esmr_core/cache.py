@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 
 from . import paths
 from .errors import EsmrError
+from .files import atomic_write
 
 Source = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray]
 _CHUNK = 1 << 20
@@ -134,17 +134,4 @@ def _read(path: Path) -> np.ndarray | None:
 
 
 def _write_atomic(path: Path, value: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, value, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda tmp: np.save(tmp, value, allow_pickle=False), durable=True)

@@ -10,5 +10,9 @@ class AudioError(EsmrError, ValueError):
     """The input audio cannot be used (missing, empty, corrupt, silent, too short, too large, ...)."""
 
 
+class CollectionError(EsmrError, ValueError):
+    """A data collection (catalogue, corpus, song list) is missing, of another kind, or malformed."""
+
+
 class ModelUnavailableError(EsmrError):
     """A model could not be loaded (hub unreachable, checkpoint missing); the message says how to get it."""

@@ -24,16 +24,21 @@ def is_audio_file(path: str | Path) -> bool:
     return p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith(".")
 
 
-def atomic_write(path: str | Path, write: Callable[[str], None], mode: int = 0o644) -> Path:
+def atomic_write(path: str | Path, write: Callable[[str], None], mode: int = 0o644, durable: bool = False) -> Path:
     """Call write(tmp_path) for a temporary file beside `path`, then move it into place (os.replace is atomic),
-    so that readers see the old or the new content, never half of it. The file gets `mode` (mkstemp makes 0600
-    files; a server running as another user must read them)."""
+    so that readers see the old or the new content, never half of it. The temporary name ends with the
+    target's suffix (np.save / np.savez append ".npy" / ".npz" to a name without it). The file gets `mode`
+    (mkstemp makes 0600 files; a server running as another user must read them); durable: fsync before the
+    rename (the content survives a power cut, not only a crash)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
     os.close(fd)
     try:
         write(tmp)
+        if durable:
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -60,12 +65,11 @@ def file_sha256(path: str | Path) -> str:
 
 
 def json_default(obj: Any) -> Any:
-    """json.dumps(default=...) for the values results carry: numpy scalars and arrays, paths."""
+    """json.dumps(default=...) for the values results carry: numpy scalars and arrays as numbers and lists,
+    anything else (paths, ...) as its text."""
     if hasattr(obj, "tolist"):
         return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+    return os.fspath(obj) if isinstance(obj, os.PathLike) else str(obj)
 
 
 def to_json(obj: Any, **kwargs: Any) -> str:

@@ -1,4 +1,4 @@
-"""Retrieval and emotion metrics, exactly as METHODS.md defines them (Doh et al.'s rank_eval; MATE's CCC).
+"""Retrieval and emotion metrics, exactly as docs/methods.md section 6 defines them (Doh et al.'s rank_eval; MATE's CCC).
 
 Retrieval: every query (speech) ranks ALL catalogue items (music) by score (cosine).
 - relevant[i, j]: music j's mood equals the best-matching mood of speech i's emotion (argmax label similarity).

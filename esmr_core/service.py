@@ -10,7 +10,6 @@ the app (per-user state lives in the app's gr.State). The models run under torch
 """
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,13 +20,20 @@ import numpy as np
 import torch
 
 from . import audio as audio_mod
-from .retrieval import catalog_index
 from . import inputs
 from .data import store
 from .data.manifest import load_collection
+from .data.notes import name_to_midi
+from .encoders.asr import word_weight
 from .errors import EsmrError, ModelUnavailableError
-from .retrieval.map2d import Map2D
 from .paths import assets_dir, checkpoints_dir, default_catalog_dir, default_songs_dir
+from .retrieval import catalog_index
+from .retrieval.map2d import Map2D
+from .timeline import analyze_timeline
+from .paths import REPO_ROOT
+from .encoders import get_encoder
+from .encoders.asr import TranscriptConfidence
+from .retrieval.features import speech_vector
 
 
 @dataclass
@@ -42,11 +48,6 @@ class ServiceConfig:
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
 
 
-# Recognised words count in both readings with the recogniser's calibrated confidence (the probability that
-# they keep the meaning of what was said, esmr_core/resources/asr_confidence.json) and not at all below this:
-# the invented words PocketSphinx returns for speech in another language score 0.06 in the median.
-MIN_WORD_WEIGHT = 0.1
-
 
 def _need(path: Path, what: str) -> Path:
     if not path.exists():
@@ -59,7 +60,7 @@ def _collection(path: Path, kind: str, what: str):
     """A collection the service needs, or a ModelUnavailableError that says what to do."""
     try:
         return load_collection(_need(path, what), kind=kind)
-    except (FileNotFoundError, ValueError) as exc:
+    except EsmrError as exc:
         raise ModelUnavailableError(f"{what}: {exc}") from None
 
 
@@ -67,7 +68,7 @@ def _catalog(path: Path):
     """The music catalogue (jsonl: a Collection; parquet: a TrackTable of the shown columns, no features)."""
     try:
         return store.open_catalog(_need(path, "music catalogue"), columns=store.DISPLAY_COLUMNS)
-    except (FileNotFoundError, ValueError) as exc:
+    except EsmrError as exc:
         raise ModelUnavailableError(f"music catalogue: {exc}") from None
 
 
@@ -77,7 +78,7 @@ def _top_k(top_k: int | None, default: int) -> int:
 
 class Service:
     def __init__(self, config: ServiceConfig | None = None):
-        from .mate.train import Mate
+        from .mate.infer import Mate
         from .retrieval.model import JointModel
 
         cfg = self.config = config or ServiceConfig()
@@ -103,19 +104,15 @@ class Service:
     def _load_map(self) -> tuple[Map2D, dict[str, dict[str, Any]]]:
         """The UMAP map of this checkpoint over this catalogue (built by `esmr index build`); items by id.
 
-        Looked for in CATALOG/map (a user's own catalogue), then CHECKPOINT/map (the bundled one). Over a large
-        catalogue the map holds a sample of it (catalog_index.MAP_SAMPLE tracks) and the reference voices."""
-        m = None
-        for folder in (self.config.catalog / "map", self.config.checkpoint / "map"):
-            if (folder / "map.json").is_file():
-                cand = Map2D.load(folder)
-                if catalog_index.map_matches(cand, self.catalog):
-                    m = cand
-                    break
-        if m is None:
+        It lives with the catalogue it was built over, in CATALOG/map (the bundled one in assets/music/map), and
+        records the checkpoint it was built with. Over a large catalogue the map holds a sample of it
+        (catalog_index.MAP_SAMPLE tracks) and the reference voices."""
+        folder = self.config.catalog / "map"
+        m = Map2D.load(folder) if (folder / "map.json").is_file() else None
+        if m is None or not catalog_index.map_matches(m, self.catalog, self.config.checkpoint):
             raise ModelUnavailableError(
-                f"no embedding map matches the catalogue {self.config.catalog}: run `esmr index build --catalog "
-                f"{self.config.catalog}` (it writes {self.config.catalog / 'map'})")
+                f"no embedding map of this checkpoint matches the catalogue {self.config.catalog}: run `esmr index "
+                f"build --catalog {self.config.catalog}` (it writes {folder})")
         ref = None
         if (self.config.reference / "collection.json").is_file():
             ref = load_collection(self.config.reference, kind="speech")
@@ -137,9 +134,6 @@ class Service:
 
     def transcribe_scored(self, samples: np.ndarray) -> tuple[str, float]:
         """English words recognised in a clip and the calibrated probability that they are usable (0..1)."""
-        from .encoders import get_encoder
-        from .encoders.asr import TranscriptConfidence
-
         with self._asr_lock:
             heard = get_encoder("asr").transcribe_scored(samples)
             if self._confidence is None:
@@ -149,8 +143,6 @@ class Service:
     def analyze_speech(self, source: Any, text: str | None = None, top_k: int | None = None,
                        asr: bool = True) -> dict[str, Any]:
         """Emotion (categorical + VAD), MATE reading, transcript, top-k tracks and map position for a voice."""
-        from .retrieval.features import speech_vector
-
         typed = inputs.transcript(text, self.config.max_transcript_chars)  # checked before any audio work
         asr = inputs.flag(asr, "asr")
         k = _top_k(top_k, self.config.top_k)
@@ -166,10 +158,8 @@ class Service:
             transcript_source = "asr"
             timing["asr_ms"] = (time.perf_counter() - t) * 1e3
         # How far the words count against the voice: typed words fully; recognised words by the recogniser's
-        # calibrated confidence, and not at all below MIN_WORD_WEIGHT (invented words must not outvote the voice)
-        weight = confidence if confidence >= MIN_WORD_WEIGHT else 0.0
-        if not transcript:
-            weight = 0.0
+        # calibrated confidence, not at all below the floor (invented words must not outvote the voice)
+        weight = word_weight(transcript, confidence)
         t = time.perf_counter()
         x = speech_vector(clip.samples, transcript if weight > 0 else "", self.spec, text_weight=weight)
         timing["features_ms"] = (time.perf_counter() - t) * 1e3
@@ -218,8 +208,6 @@ class Service:
     def analyze_timeline(self, source: Any, progress=None, **options: Any) -> dict[str, Any]:
         """The emotion arc of a recording of up to 10 minutes and a soundtrack that follows it: utterances,
         sections, cue sheet (esmr_core.timeline.analyze_timeline; options: script, asr, top_k, min_section_s, ...)."""
-        from .timeline import analyze_timeline
-
         return analyze_timeline(self, source, progress=progress, **options)
 
     # ---- map -----------------------------------------------------------------------------------------------
@@ -256,7 +244,6 @@ class Service:
                    top_k: int | None = None) -> dict[str, Any]:
         """Rank songs for an analysed singing clip (no audio work): {"range", "duration_s", "songs": [...]},
         each song with absolute paths of its backing track and of the guide vocal nearest the singer's register."""
-        from .data.songs import name_to_midi
         from .singing.recommend import result_json
 
         singer = self._singer()
@@ -308,8 +295,6 @@ class Service:
 
 def _shown(path: Path) -> str:
     """A path as a reader of the About page knows it: relative to the repository when inside it."""
-    from .paths import REPO_ROOT
-
     try:
         return str(Path(path).resolve().relative_to(REPO_ROOT))
     except ValueError:
@@ -329,18 +314,14 @@ def get_service(config: ServiceConfig | None = None) -> Service:
         return _SERVICE
 
 
-def to_json(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-
-
 def build_map(checkpoint: Path, catalog: Path, reference: Path | None, out: Path | None = None,
               progress: bool = True, *, index_out: Path | None = None, backend: str = "auto",
               map_sample: int = catalog_index.MAP_SAMPLE) -> Map2D:
     """Fit the UMAP map of a checkpoint's joint space over the catalogue's music (at most `map_sample` tracks)
-    and the reference speech clips, and save it in `<checkpoint>/map` (or `out`); with `index_out`, also save
+    and the reference speech clips, and save it in `<catalog>/map` (or `out`); with `index_out`, also save
     the catalogue's search index there (catalog_index.build_index_and_map). Run again after changing the
     checkpoint or catalogue."""
     m, _ = catalog_index.build_index_and_map(Path(checkpoint), Path(catalog), reference,
-                                             Path(out) if out else Path(checkpoint) / "map", index_out,
+                                             Path(out) if out else Path(catalog) / "map", index_out,
                                              backend=backend, map_sample=map_sample, progress=progress)
     return m

@@ -36,7 +36,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import audio as audio_mod
+from .encoders.asr import word_weight
 from .errors import AudioError, EsmrError
+from .retrieval.features import speech_vector
+from . import inputs
+from .retrieval.index import l2_normalize
 
 MAX_SECONDS = 600.0        # recording length analysed, s (the /analyze path keeps its own 30 s cap)
 MAX_SCRIPT_CHARS = 20_000   # a script of 10 minutes of speech is ~9,000 characters (15 per second)
@@ -70,8 +74,6 @@ class TimelineConfig:
 
     def check(self) -> "TimelineConfig":
         """Validated copy (EsmrError with a message on a bad value; the same rules as the other inputs)."""
-        from . import inputs
-
         big = 1e6
         out = TimelineConfig(
             asr=inputs.flag(self.asr, "asr"), top_k=inputs.top_k(self.top_k, 3),
@@ -86,8 +88,6 @@ class TimelineConfig:
 
 
 def _whole(value: Any, name: str) -> int:
-    from . import inputs
-
     x = inputs.number(value, name, 0, 1e6)
     if not float(x).is_integer():
         raise EsmrError(f"{name} must be a whole number of utterances, got {value!r}")
@@ -329,9 +329,6 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
     mate_av (T, 2), seconds (T,))."""
     import torch
 
-    from .retrieval.features import speech_vector
-    from .service import MIN_WORD_WEIGHT
-
     sr = audio_mod.SAMPLE_RATE
     utts, texts, feats = [], [], []
     n = len(spans)
@@ -346,8 +343,8 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
             text, weight = svc.transcribe_scored(y)
             t_asr += time.perf_counter() - t
             # recognised words count as in /analyze: by the recogniser's confidence, not at all below the floor
-            if weight < MIN_WORD_WEIGHT:
-                text, weight = "", 0.0
+            weight = word_weight(text, weight)
+            text = text if weight > 0 else ""
         t = time.perf_counter()
         feats.append(speech_vector(y, text, svc.spec, text_weight=weight))
         t_feat += time.perf_counter() - t
@@ -452,8 +449,6 @@ def _soundtrack(svc, sections: list[dict], arr: dict[str, np.ndarray], mix: np.n
     """Top tracks per section (in place): the section's query is the mean joint embedding of its utterances,
     each weighted by its seconds x its probability of the section's emotion; tracks of the previous
     section are skipped, so adjacent sections never share a track."""
-    from .retrieval.index import l2_normalize
-
     z = arr["z"]
     prev: set[str] = set()
     for sec in sections:
@@ -487,8 +482,6 @@ def analyze_timeline(svc, source: Any, config: TimelineConfig | None = None, scr
     ...); progress(fraction, message) is called as it works.
     Returns {"duration_s", "speech_s", "segments", "sections", "gaps", "cues", "settings", "timing_ms",
     "warnings"}; AudioError / EsmrError with a message a user can act on."""
-    from . import inputs
-
     cfg = TimelineConfig(**{**asdict(config or TimelineConfig()), **overrides}).check()
     say = progress or (lambda f, m: None)
     timing: dict[str, float] = {}

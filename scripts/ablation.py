@@ -25,7 +25,9 @@ import numpy as np
 from esmr_core.retrieval.evaluate import evaluate_arrays
 from esmr_core.retrieval.features import MODALITIES, blank_text, make_spec
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT, checkpoints_dir, default_catalog_dir
-from esmr_core.retrieval.train import TrainData, fit, load_config, load_data, resolve_dir, run
+from esmr_core.retrieval.config import load_config
+from esmr_core.retrieval.data import TrainData, load_data, resolve_dir
+from esmr_core.retrieval.train import fit, run
 
 LOSS_CONFIGS = [  # (row label, config file)
     ("Triplet (VA)", "triplet_va.json"),
@@ -44,8 +46,8 @@ Published numbers (different data: real speech, AudioSet/Soundtracks music; not 
 | Doh et al. 2023, Table 2 | RAVDESS audio, Triplet + EmoSim | .75 | .67 | .88 |
 | Doh et al. 2023, Table 2 | IEMOCAP audio + text, Triplet + EmoSim | .83 | .75 | .90 |
 | Doh et al. 2023, Table 2 | RAVDESS text only (identical sentences) | .28 | .18 | .62 |
-| VAD-guided (seeds/000) | VAD baseline | .708 | .628 | .836 |
-| VAD-guided (seeds/000) | VAD + momentum | .770 | .705 | .854 |
+| VAD-guided (docs/methods.md section 2) | VAD baseline | .708 | .628 | .836 |
+| VAD-guided (docs/methods.md section 2) | VAD + momentum | .770 | .705 | .854 |
 """
 
 

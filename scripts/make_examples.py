@@ -99,7 +99,7 @@ def make_speech(corpus: Path, out: Path, voice_only: int = 1) -> None:
 
 
 def make_singing(songs: Path, out: Path) -> None:
-    from esmr_core.data.songs import render_song_voice
+    from esmr_core.data.render import render_song_voice
 
     coll = load_collection(songs, kind="songs")
     rows = sorted(coll.rows, key=lambda r: r["id"])

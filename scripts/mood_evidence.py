@@ -55,8 +55,8 @@ def rows_with_descriptors(col) -> list[dict]:
 
 def first_rule(rows: list[dict]) -> list[str]:
     """The first catalogue's moods: nearest NRC-VAD mood to the vibenet percentiles."""
-    v = catalog.percentile_ranks([r["valence_raw"] for r in rows])
-    e = catalog.percentile_ranks([r["energy_raw"] for r in rows])
+    v = moods.percentile_ranks([r["valence_raw"] for r in rows])
+    e = moods.percentile_ranks([r["energy_raw"] for r in rows])
     d = moods.mood_distances(v, e)
     return [MUSIC_MOODS[j] for j in d.argmin(axis=1)]
 

@@ -27,7 +27,9 @@ from esmr_core.emotion import MUSIC_MOODS
 from esmr_core.retrieval.evaluate import evaluate_arrays
 from esmr_core.retrieval.features import blank_text
 from esmr_core.paths import PACKAGE_DIR, REPO_ROOT, default_catalog_dir
-from esmr_core.retrieval.train import TrainData, fit, load_config, load_data, resolve_dir
+from esmr_core.retrieval.config import load_config
+from esmr_core.retrieval.data import TrainData, load_data, resolve_dir
+from esmr_core.retrieval.train import fit
 
 MFCC_MEANS = [f"mfcc{i}_mean" for i in range(1, 14)]
 MFCC_STDS = [f"mfcc{i}_std" for i in range(1, 14)]
@@ -104,12 +106,13 @@ def real_voice_scores(model, data: TrainData, idx: np.ndarray) -> dict[str, floa
 def mate_rows(speech: str, seeds: list[int], epochs: int | None = None) -> list[dict]:
     """MATE trained on the train split with and without the real voices, judged like the joint model on the
     val split's real voices (voice only) and its synthetic voices (with words)."""
-    from esmr_core.mate import train as M
+    from esmr_core.mate.config import load_config as load_mate_config
+    from esmr_core.mate.data import prepare_data
+    from esmr_core.mate.evaluate import predict_data, score
+    from esmr_core.mate.train import fit as fit_mate
 
-    cfg, tcfg, _ = M.load_config(PACKAGE_DIR / "configs" / "mate.json")
-    if epochs:
-        tcfg.epochs = epochs
-    data = M.prepare_data(resolve_dir(speech), cfg, verbose=True)
+    tcfg = load_mate_config(PACKAGE_DIR / "configs" / "mate.json", epochs=epochs)
+    data = prepare_data(resolve_dir(speech), tcfg.model)
     from esmr_core.data.manifest import load_collection
 
     rows_meta = {r["id"]: r for r in load_collection(resolve_dir(speech), "speech").rows}
@@ -124,10 +127,10 @@ def mate_rows(speech: str, seeds: list[int], epochs: int | None = None) -> list[
             train = data.splits == "train"
             tr = np.flatnonzero(train if train_real else train & ~real)
             t0 = time.time()
-            model, _ = M.fit(data, tr, cfg, replace(tcfg, seed=seed, text_weight_aug=0.3))
-            pr = M.predict_data(model, data, val_real, use_text=False)
-            ps = M.predict_data(model, data, val_syn)
-            sc = M.score(ps, data, val_syn)
+            model, _ = fit_mate(replace(tcfg, seed=seed, text_weight_aug=0.3), data, tr)
+            pr = predict_data(model, data, val_real, use_text=False)
+            ps = predict_data(model, data, val_syn)
+            sc = score(ps, data, val_syn)
             per_seed.append({
                 "real_arousal_pairs": pair_accuracy(pr["arousal"], data.arousal[val_real], voice[val_real], 0.8),
                 "real_valence_pairs": pair_accuracy(pr["valence"], data.valence[val_real], voice[val_real], 0.8),

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 from esmr_core.cli import main as cli_main
-from esmr_core.data import catalog
+from esmr_core.data import catalog, track_analysis
 from esmr_core.data.manifest import load_collection
 from esmr_core.emotion import MUSIC_MOODS
 from esmr_core.paths import default_catalog_dir
@@ -118,7 +118,7 @@ def test_interrupted_build_keeps_previous_catalogue(library: Path, tmp_path: Pat
     for i in range(3):
         sf.write(library / f"extra{i}.wav", _tone(8, 300.0 + 50 * i, seed=10 + i), SR)
     calls = {"n": 0}
-    real = catalog._vibenet_scores
+    real = track_analysis.vibenet_scores
 
     def fail_on_second(y):      # the build dies mid-way (a crash, Ctrl-C, a full disk)
         calls["n"] += 1
@@ -126,14 +126,14 @@ def test_interrupted_build_keeps_previous_catalogue(library: Path, tmp_path: Pat
             raise RuntimeError("simulated crash")
         return real(y)
 
-    monkeypatch.setattr(catalog, "_vibenet_scores", fail_on_second)
+    monkeypatch.setattr(track_analysis, "vibenet_scores", fail_on_second)
     with pytest.raises(RuntimeError, match="simulated"):
         _build(library, out)
     assert (out / "manifest.jsonl").read_bytes() == manifest_before
     assert (out / "features.npz").read_bytes() == features_before
     col = load_collection(out, kind="music")
     assert len(col) == 4 and all(col.path(r).is_file() for r in col)
-    monkeypatch.setattr(catalog, "_vibenet_scores", real)
+    monkeypatch.setattr(track_analysis, "vibenet_scores", real)
     rep = _build(library, out)
     assert (rep.processed, rep.reused, rep.tracks) == (3, 4, 7)
 

@@ -151,7 +151,7 @@ def test_cli_refuses_bad_text_and_weights_with_one_line(tmp_path, capsys):
                    "or two is enough) and send it again"]
     assert main(["analyze", str(path), "--text", "bell\x07"]) == 2
     assert "control character U+0007" in capsys.readouterr().err
-    assert main(["sing", str(path), "--weights", "range=5"]) == 2
+    assert main(["sing", "recommend", str(path), "--weights", "range=5"]) == 2
     assert capsys.readouterr().err.strip() == "error: the weight 'range' must be a number from 0 to 2, got 5.0"
-    assert main(["sing", str(path), "--weights", "loudness=1"]) == 2
+    assert main(["sing", "recommend", str(path), "--weights", "loudness=1"]) == 2
     assert "unknown weight 'loudness'" in capsys.readouterr().err

@@ -1,11 +1,13 @@
 """The joint model: shapes, unit norms, emotion head ranges, momentum/queue behaviour, save/load round trip."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
 from esmr_core.errors import ModelUnavailableError
-from esmr_core.retrieval.model import JointConfig, JointModel
+from esmr_core.retrieval.config import JointConfig
+from esmr_core.retrieval.model import JointModel
 
 
 def tiny(momentum=False, **kw):
@@ -71,10 +73,13 @@ def test_queue_ring_buffer_and_saved_with_model(tmp_path):
 def test_save_and_load_roundtrip(tmp_path):
     model = tiny().eval()
     x = torch.randn(3, 12)
-    model.save_pretrained(tmp_path / "ck", extra={"note": "x"})
+    model.save_pretrained(tmp_path / "ck", meta={"note": "x"})
     cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
-    assert cfg["model_type"] == "esmr-joint" and cfg["space"] == "VAD" and len(cfg["emotions"]) == 7
+    assert cfg["format"] == 2 and cfg["model_type"] == "esmr-joint" and cfg["meta"] == {"note": "x"}
+    assert cfg["config"]["space"] == "VAD" and len(cfg["config"]["emotions"]) == 7
     assert cfg["feature_spec"]["modality"] == "audio"
+    assert [e["name"] for e in cfg["encoders"]] == [e["name"] for e in cfg["feature_spec"]["speech"]
+                                                    + cfg["feature_spec"]["music"]]
     loaded = JointModel.from_pretrained(tmp_path / "ck")
     assert not loaded.training
     assert torch.allclose(model.encode_speech(x), loaded.encode_speech(x))
@@ -89,3 +94,45 @@ def test_from_pretrained_is_strict_and_explains_missing(tmp_path):
     (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(RuntimeError, match="Missing key"):
         JointModel.from_pretrained(tmp_path / "ck")
+
+
+def test_old_format_is_refused_and_the_converter_makes_it_load(tmp_path):
+    """A checkpoint written before the one convention (config.json without "format") is refused with the
+    command that converts it; scripts/convert_checkpoints.py turns it into one that loads, weights untouched."""
+    import importlib.util
+
+    model = tiny().eval()
+    model.save_pretrained(tmp_path / "ck")
+    new = json.loads((tmp_path / "ck" / "config.json").read_text())
+    old = {"model_type": "esmr-joint", "config": new["config"], "feature_spec": new["feature_spec"],
+           "emotions": new["config"]["emotions"], "moods": new["config"]["moods"], "space": "VAD", "meta": {}}
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(old))
+    with pytest.raises(ModelUnavailableError, match="scripts/convert_checkpoints.py"):
+        JointModel.from_pretrained(tmp_path / "ck")
+    spec = importlib.util.spec_from_file_location("convert", Path(__file__).parents[1] / "scripts" / "convert_checkpoints.py")
+    convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(convert)
+    assert convert.convert(tmp_path / "ck") and not convert.convert(tmp_path / "ck")   # once, then a no-op
+    x = torch.randn(3, 12)
+    assert torch.allclose(JointModel.from_pretrained(tmp_path / "ck").encode_speech(x), model.encode_speech(x))
+
+
+def test_a_checkpoint_of_another_encoder_version_is_refused(tmp_path):
+    from esmr_core.retrieval.features import make_spec
+
+    model = JointModel(JointConfig(speech_dim=31, music_dim=68, embed_dim=8, hidden_dim=16),
+                       make_spec("voice", drop_speech_features=[f"mfcc{i}_mean" for i in range(1, 14)]))
+    model.save_pretrained(tmp_path / "ck")
+    JointModel.from_pretrained(tmp_path / "ck")   # the installed encoders: loads
+    cfg = json.loads((tmp_path / "ck" / "config.json").read_text())
+    cfg["encoders"][0]["version"] = "999"
+    (tmp_path / "ck" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ModelUnavailableError, match="v999"):
+        JointModel.from_pretrained(tmp_path / "ck")
+
+
+def test_the_shipped_joint_checkpoint_loads_in_the_current_format():
+    from esmr_core.paths import checkpoints_dir
+
+    model = JointModel.from_pretrained(checkpoints_dir() / "esmr-default")
+    assert model.feature_spec["modality"] == "voice-text" and not model.training

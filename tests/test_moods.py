@@ -125,7 +125,7 @@ def test_assign_moods_floor_and_valence_cues():
     # without descriptors on every row: vibenet valence alone
     plain = _rows(400, descriptors=False)
     assert not catalog.calibrate(plain)["descriptors"]
-    ranks = catalog.percentile_ranks([r["valence_raw"] for r in plain])
+    ranks = moods.percentile_ranks([r["valence_raw"] for r in plain])
     assert [r["valence"] for r in plain] == [round(float(x), 4) for x in ranks]
     # small catalogues are not forced: the floor is at most half an equal share
     few = _rows(40)

@@ -68,7 +68,7 @@ def _alpha(y: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def profiles():
-    return R.load_profiles()
+    return R.load_prosody_profiles()
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from esmr_core.retrieval import catalog_index
 from esmr_core.cli import main as cli_main
 from esmr_core.data import catalog, store
 from esmr_core.data.manifest import load_collection
-from esmr_core.errors import ModelUnavailableError
+from esmr_core.errors import EsmrError, ModelUnavailableError
 from esmr_core.retrieval.index import ANN_MIN_SIZE, MusicIndex, l2_normalize, recall_at_k, resolve_backend
 
 SR = 22050
@@ -206,7 +206,7 @@ def test_cli_engine_and_format_errors(tmp_path: Path, capsys):
     assert "--engine ray" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli_main(["catalog", "build", str(tmp_path / "a"), "--out", str(tmp_path / "o"), "--format", "csv"])
-    with pytest.raises(Exception, match="--workers must be at least 1"):
+    with pytest.raises(EsmrError, match="--workers must be at least 1"):
         catalog.build_catalog(catalog.scan_folders([tmp_path / "a"]), tmp_path / "o", engine="ray", workers=0,
                               excerpt_seconds=5.0, progress=False)
 

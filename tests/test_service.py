@@ -108,11 +108,12 @@ def test_cli_help_lists_subcommands():
         assert cmd in out
 
 
-@pytest.mark.parametrize("cmd,flags", [("analyze", []), ("analyze", ["--json"]), ("sing", []), ("sing", ["--json"])])
+@pytest.mark.parametrize("cmd,flags", [("analyze", []), ("analyze", ["--json"]), ("sing recommend", []),
+                                       ("sing recommend", ["--json"])])
 def test_unreadable_file_exits_2_with_one_error_line(tmp_path, cmd, flags):
     bad = tmp_path / "notes.wav"
     bad.write_text("this is not audio\n")
-    p = _cli(cmd, str(bad), *flags)
+    p = _cli(*cmd.split(), str(bad), *flags)
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:"), p.stderr
@@ -157,7 +158,7 @@ def test_own_music_catalogue_end_to_end(tmp_path):
     import shutil
 
     shutil.rmtree(out / "map")
-    with pytest.raises(Exception, match="esmr index build"):
+    with pytest.raises(ModelUnavailableError, match="esmr index build"):
         Service(ServiceConfig(catalog=out, singing=False))
 
 

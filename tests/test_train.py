@@ -9,10 +9,11 @@ from esmr_core.cli import main as cli_main
 from esmr_core.emotion import EMOTIONS, MUSIC_MOODS, best_mood, vad
 from esmr_core.retrieval.evaluate import evaluate_arrays
 from esmr_core.retrieval.model import JointModel
-from esmr_core.retrieval.train import BatchSampler, TrainConfig, TrainData, build_model, fit, load_config, run
+from esmr_core.retrieval.config import TrainConfig, load_config
+from esmr_core.retrieval.data import TrainData
+from esmr_core.retrieval.train import BatchSampler, build_model, fit, run
 
-SPEC = {"modality": "synthetic", "speech": [{"name": "synthetic", "version": "0", "dim": 16}],
-        "music": [{"name": "synthetic-music", "version": "0", "dim": 10}]}
+SPEC = {"modality": "synthetic", "speech": [], "music": []}   # features made in the test, no frozen encoder
 
 
 def synthetic(seed=0, per_class=24, noise=1.0) -> TrainData:
@@ -106,7 +107,7 @@ def test_config_errors_are_user_errors(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"name": "x", "lossses": {}}))
     assert cli_main(["train", "--config", str(bad)]) == 2
-    assert "unknown config keys" in capsys.readouterr().err
+    assert "unknown training config" in capsys.readouterr().err
     assert cli_main(["train", "--config", str(tmp_path / "missing.json")]) == 2
     cfg = load_config(bad.with_name("ok.json") if bad.with_name("ok.json").write_text("{}") else None, seed=7)
     assert cfg.seed == 7 and cfg.name == "default"
@@ -173,10 +174,8 @@ def test_cli_train_and_evaluate_on_real_features(tmp_path, monkeypatch, capsys):
     ckpt = tmp_path / "run" / "checkpoint"
     spec = JointModel.from_pretrained(ckpt).feature_spec
     assert [e["name"] for e in spec["speech"]] == ["prosody", "timbre", "minilm"] and spec["music"][0]["name"] == "music"
-    t0 = time.time()  # every feature is cached now: evaluation costs little
     assert cli_main(["evaluate", "--checkpoint", str(ckpt), "--speech", str(tmp_path / "speech"), "--catalog",
                      str(tmp_path / "music"), "--subset", "lexically_neutral", "--json", "--quiet"]) == 0
-    assert time.time() - t0 < 10
     res = json.loads(capsys.readouterr().out)
     assert res["n_speech"] == 7 and res["n_music"] == 8 and 0 < res["mrr"] <= 1 and 0 <= res["ndcg@5"] <= 1
     # the same split read with no words and with what the speech recogniser hears

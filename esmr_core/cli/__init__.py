@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 
+from .. import logs
 from ..errors import EsmrError
 
 # Modules under esmr_core.cli, each exposing register(subparsers).
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logs.configure()   # the package's log lines go to stderr: --json output on stdout stays clean
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

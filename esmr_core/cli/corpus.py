@@ -58,8 +58,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
                         "--workers", str(args.workers)] + (["--limit", str(args.limit)] if args.limit else [])
                        + (["--only", args.only] if args.only else []))
     coll = bootstrap(args.out, seed=args.seed, workers=args.workers, limit=args.limit, command=command,
-                     progress=progress, only=args.only, raw_dir=args.raw, debs_dir=args.debs,
-                     log=lambda msg: print(msg, file=sys.stderr))
+                     progress=progress, only=args.only, raw_dir=args.raw, debs_dir=args.debs)
     info = corpus_info(coll)
     real = info.get("real_voices")
     print(f"{info['clips']} clips, {info['hours']} h, per split {info['per_split']} -> {args.out} "
@@ -75,7 +74,7 @@ def _info(args: argparse.Namespace) -> int:
 
     try:
         coll = load_collection(args.dir, kind="speech")
-    except (FileNotFoundError, ValueError) as exc:
+    except EsmrError as exc:
         raise EsmrError(f"{exc}; build the corpus with `esmr corpus bootstrap --out {args.dir}`") from None
     info = corpus_info(coll)
     if args.json:

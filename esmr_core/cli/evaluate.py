@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..retrieval.evaluate import evaluate_checkpoint
     from ..paths import checkpoints_dir, default_catalog_dir
-    from ..retrieval.train import resolve_dir
+    from ..retrieval.data import resolve_dir
 
     ckpt = args.checkpoint or str(checkpoints_dir() / "esmr-default")
     res = evaluate_checkpoint(resolve_dir(ckpt), resolve_dir(args.speech), resolve_dir(args.catalog or "",

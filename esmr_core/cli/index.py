@@ -21,8 +21,8 @@ def register(sub) -> None:
     b.add_argument("--reference", type=Path, default=assets_dir() / "examples" / "speech",
                    help="a speech collection drawn as stars on the map (default: the bundled examples)")
     b.add_argument("--out", type=Path, default=None,
-                   help="where the map goes; default: CHECKPOINT/map for the bundled catalogue, CATALOG/map for "
-                        "any other")
+                   help="where the map goes (default: CATALOG/map, beside the catalogue it is built over; "
+                        "the service looks for it there)")
     b.add_argument("--backend", choices=("auto", "exact", "faiss", "ivf"), default="auto",
                    help="search backend of CATALOG/index (default auto: exact below 50000 tracks, ivf above)")
     b.add_argument("--map-sample", type=int, default=MAP_SAMPLE,
@@ -35,8 +35,8 @@ def run_build(args) -> int:
     from ..service import build_map
 
     bundled = args.catalog.resolve() == (assets_dir() / "music").resolve()
-    out = args.out or (args.checkpoint / "map" if bundled else args.catalog / "map")
-    index_out = None if bundled else args.catalog / "index"
+    out = args.out or args.catalog / "map"
+    index_out = None if bundled else args.catalog / "index"   # the bundled one is small: searched exactly
     m = build_map(args.checkpoint, args.catalog, args.reference, out, progress=not args.quiet,
                   index_out=index_out, backend=args.backend, map_sample=args.map_sample)
     music = m.kinds_.count("music")

@@ -22,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..retrieval.train import load_config, run as train_run
+    from ..retrieval.config import load_config
+    from ..retrieval.train import run as train_run
 
     cfg = load_config(args.config, seed=args.seed, speech=args.speech, catalog=args.catalog, epochs=args.epochs)
     out = Path(args.out) if args.out else Path("runs") / cfg.name

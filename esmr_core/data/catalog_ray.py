@@ -5,7 +5,7 @@ with its two expensive passes run as Ray Data pipelines (Ray: Moritz et al., "Ra
 Emerging AI Applications", OSDI 2018; Ray Data's streaming executor):
   1. content hashes: `map_batches` tasks over the file list (SHA-256 of each file's bytes);
   2. analysis of the new tracks: `map_batches` over an actor pool (`ActorPoolStrategy`), each actor building the
-     music encoder once (librosa descriptors + vibenet's ONNX model) and running `catalog.analyse_job` per track:
+     music encoder once (librosa descriptors + vibenet's ONNX model) and running `track_analysis.analyse_job` per track:
      decode, choose the excerpt, write it as Opus under the catalogue's excerpts/ folder, score it.
 Results come back to the driver as rows of plain columns (key, row fields as JSON, the feature vector as float32
 bytes). The manifest and the feature vectors are identical to the local engine's (the per-track step runs with
@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import EsmrError
+from ..files import file_sha256
+from .track_analysis import analyse_job, music_encoder
 
 HASH_BATCH = 32          # files per hashing task
 
@@ -51,8 +53,6 @@ def _enter(cwd: str) -> None:
 
 
 def _hash_batch(batch: dict[str, np.ndarray], cwd: str) -> dict[str, np.ndarray]:
-    from .catalog import file_sha256
-
     _enter(cwd)
     return {"i": batch["i"], "sha": np.array([file_sha256(Path(str(p))) for p in batch["path"]], dtype=object)}
 
@@ -61,15 +61,11 @@ class _Analyser:
     """One actor of the analysis pool: builds the encoder once, then analyses one track per call."""
 
     def __init__(self, root: str, excerpt_s: float, bitrate_kbps: float, cwd: str):
-        from .catalog import _music_encoder
-
         _enter(cwd)
         self.root, self.excerpt_s, self.bitrate_kbps = Path(root), excerpt_s, bitrate_kbps
-        self.encoder = _music_encoder()
+        self.encoder = music_encoder()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        from .catalog import analyse_job
-
         keys, fields_json, vecs, errors = [], [], [], []
         for path, key in zip(batch["path"], batch["key"]):
             fields, vec, error = analyse_job(Path(str(path)), str(key), self.root, self.excerpt_s,

@@ -46,8 +46,10 @@ import soundfile as sf
 from ..emotion import EMOTIONS, vad
 from ..errors import EsmrError
 from ..paths import RESOURCES_DIR
-from . import tts
+from . import realvoices, tts
 from .manifest import Collection, load_collection, new_collection
+from .profiles import bank_hash, load_prosody_profiles, load_sentence_bank  # noqa: F401 (part of the API)
+from .realvoices import is_real, real_info
 
 SPLITS = ("train", "val", "test")
 SENTENCE_FRACTIONS = {"train": 0.70, "val": 0.15, "test": 0.15}
@@ -110,33 +112,6 @@ class ClipSpec:
     split: str
     lexically_neutral: bool
     settings: dict[str, Any] = field(default_factory=dict)
-
-
-# ---- resources ----------------------------------------------------------------------------------------
-def load_sentence_bank(path: str | Path | None = None) -> dict[str, Any]:
-    """The sentence bank: {"emotions": {label: [{"id", "text"}...]}, "lexically_neutral": [{"id", "text"}...]}."""
-    path = Path(path) if path else RESOURCES_DIR / "sentence_bank.json"
-    bank = json.loads(path.read_text(encoding="utf-8"))
-    missing = [e for e in EMOTIONS if e not in bank.get("emotions", {})]
-    if missing:
-        raise EsmrError(f"sentence bank {path} lacks emotions {missing}")
-    return bank
-
-
-def bank_hash(path: str | Path | None = None) -> str:
-    """sha256 (first 16 hex digits) of the sentence-bank file."""
-    path = Path(path) if path else RESOURCES_DIR / "sentence_bank.json"
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def load_prosody_profiles(path: str | Path | None = None) -> dict[str, dict[str, list[float]]]:
-    """Per-emotion ranges: label -> {"rate", "pitch_st", "range", "gain_db", "noise_scale", "noise_w_scale"}."""
-    path = Path(path) if path else RESOURCES_DIR / "prosody_profiles.json"
-    profiles = json.loads(path.read_text(encoding="utf-8"))["profiles"]
-    missing = [e for e in EMOTIONS if e not in profiles]
-    if missing:
-        raise EsmrError(f"prosody profiles {path} lack emotions {missing}")
-    return profiles
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:
@@ -264,8 +239,7 @@ def _worker_init() -> None:
 
 def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | None = None,
               command: str | None = None, progress: Callable[[int, int], None] | None = None,
-              only: str | None = None, raw_dir: str | Path = "data/raw", debs_dir: str | Path = "data/debs",
-              log: Callable[[str], None] | None = None) -> Collection:
+              only: str | None = None, raw_dir: str | Path = "data/raw", debs_dir: str | Path = "data/debs") -> Collection:
     """Build the corpus into folder `out` (a "speech" collection) and return it.
 
     workers: processes rendering clips (1 = in this process). limit: render only that many clips (for tests).
@@ -274,8 +248,6 @@ def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | 
     real-voice part (esmr_core.data.realvoices; synthetic rows kept), whose Debian packages are unpacked under
     raw_dir (downloaded into debs_dir when missing).
     """
-    from . import realvoices
-
     if only not in (None, "synthetic", "real"):
         raise EsmrError(f"unknown corpus part {only!r}; choose 'synthetic' or 'real' (or neither for both)")
     out = Path(out)
@@ -283,7 +255,7 @@ def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | 
         raise EsmrError(f"{out} holds another collection; choose an empty folder for the corpus")
     if only == "real":
         return realvoices.build(out, raw_dir=raw_dir, debs_dir=debs_dir, seed=seed, workers=workers, limit=limit,
-                                command=command, progress=progress, log=log)
+                                command=command, progress=progress)
     tts.espeak_binary()  # fail early with the install hint
     plan = plan_clips(seed=seed, limit=limit)
     t0 = time.time()
@@ -323,15 +295,13 @@ def bootstrap(out: str | Path, *, seed: int = 0, workers: int = 2, limit: int | 
     coll.save()
     if only is None:
         coll = realvoices.build(out, raw_dir=raw_dir, debs_dir=debs_dir, seed=seed, workers=workers, limit=limit,
-                                progress=progress, log=log)
+                                progress=progress)
     return coll
 
 
 # ---- summary ------------------------------------------------------------------------------------------
 def corpus_info(coll: Collection) -> dict[str, Any]:
     """Counts per split, label, voice, engine and split x label; total hours; the real-voice part's own counts."""
-    from .realvoices import is_real, real_info
-
     rows = coll.rows
     per_split_label: dict[str, dict[str, int]] = {}
     for r in rows:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EsmrError
+from ..audio import decode
 
 SR = 16000                 # Hz, the project's speech rate
 FRAME_MS = 5.0             # WORLD frame period, ms
@@ -275,8 +276,6 @@ def _codec(y: np.ndarray, codec: str, kbps: int) -> np.ndarray:
     """Encode to Opus (48 kHz in Ogg) or MP3 (16 kHz) at `kbps` with PyAV and decode back to 16 kHz, aligned to
     the input by cross-correlation (codecs add a delay) and cut / padded to its length."""
     import av
-
-    from ..audio import decode
 
     buf = io.BytesIO()
     fmt, name, rate = ("ogg", "libopus", 48000) if codec == "opus" else ("mp3", "libmp3lame", SR)

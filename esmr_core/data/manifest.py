@@ -12,11 +12,12 @@ Rows are plain dicts. Required keys by kind (more are allowed):
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from ..errors import CollectionError
+from ..files import atomic_write_text
 
 KINDS = ("music", "speech", "songs")
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -36,23 +37,8 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+                raise CollectionError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
     return rows
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; a server running as another user must read them
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> None:
@@ -94,15 +80,15 @@ class Collection:
 
 def validate_rows(kind: str, rows: list[dict[str, Any]]) -> None:
     if kind not in KINDS:
-        raise ValueError(f"unknown collection kind {kind!r}; expected one of {KINDS}")
+        raise CollectionError(f"unknown collection kind {kind!r}; expected one of {KINDS}")
     need = REQUIRED[kind]
     seen: set[str] = set()
     for i, row in enumerate(rows):
         missing = [k for k in need if k not in row]
         if missing:
-            raise ValueError(f"{kind} row {i} ({row.get('id', '?')}) lacks {missing}")
+            raise CollectionError(f"{kind} row {i} ({row.get('id', '?')}) lacks {missing}")
         if row["id"] in seen:
-            raise ValueError(f"{kind} collection has the id {row['id']!r} twice")
+            raise CollectionError(f"{kind} collection has the id {row['id']!r} twice")
         seen.add(row["id"])
 
 
@@ -111,13 +97,16 @@ def load_collection(root: str | Path, kind: str | None = None) -> Collection:
     root = Path(root)
     meta_path = root / "collection.json"
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{root} is not a collection (no collection.json); build one first")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raise CollectionError(f"{root} is not a collection (no collection.json); build one first")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CollectionError(f"{meta_path} cannot be read ({exc}); rebuild the collection") from None
     found = meta.get("kind")
     if kind is not None and found != kind:
-        raise ValueError(f"{root} holds a {found!r} collection, expected {kind!r}")
+        raise CollectionError(f"{root} holds a {found!r} collection, expected {kind!r}")
     if meta.get("format") == "parquet":   # large catalogues: data/store.py opens them without a dict per row
-        raise ValueError(f"{root} is a Parquet catalogue: open it with esmr_core.data.store.open_catalog (or "
+        raise CollectionError(f"{root} is a Parquet catalogue: open it with esmr_core.data.store.open_catalog (or "
                          "rebuild it with `esmr catalog build --format jsonl`)")
     rows = read_jsonl(root / "manifest.jsonl") if (root / "manifest.jsonl").is_file() else []
     return Collection(root=root, kind=found, meta=meta, rows=rows)
@@ -125,5 +114,5 @@ def load_collection(root: str | Path, kind: str | None = None) -> Collection:
 
 def new_collection(root: str | Path, kind: str, **meta: Any) -> Collection:
     if kind not in KINDS:
-        raise ValueError(f"unknown collection kind {kind!r}; expected one of {KINDS}")
+        raise CollectionError(f"unknown collection kind {kind!r}; expected one of {KINDS}")
     return Collection(root=Path(root), kind=kind, meta={"version": 1, **meta}, rows=[])

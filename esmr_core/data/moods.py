@@ -16,6 +16,8 @@ import re
 from typing import Sequence
 
 import numpy as np
+from ..emotion import MUSIC_MOODS, coords
+from ..emotion import MUSIC_MOODS
 
 DESCRIPTOR_SR = 22050          # Hz
 DESCRIPTOR_VERSION = "1"       # bump when a descriptor's definition changes (rows carry it)
@@ -162,8 +164,6 @@ def mood_distances(valence: Sequence[float], arousal: Sequence[float],
                    moods: Sequence[str] | None = None) -> np.ndarray:
     """(N, M) Euclidean distances from calibrated (valence, arousal) points in [0, 1]^2 to the moods'
     NRC-VAD (valence, arousal) coordinates."""
-    from ..emotion import MUSIC_MOODS, coords
-
     pts = coords(list(moods or MUSIC_MOODS), "VA")                        # (M, 2)
     va = np.stack([np.asarray(valence, np.float64), np.asarray(arousal, np.float64)], axis=1)   # (N, 2)
     return np.linalg.norm(va[:, None, :] - pts[None, :, :], axis=2)
@@ -246,8 +246,6 @@ def calibrated_va(rows: Sequence[dict]) -> tuple[np.ndarray, np.ndarray, bool]:
     catalogue vibenet's valence alone does not separate tracks whose titles name positive moods from those naming
     negative ones (docs/catalog.md), mode and key clarity do.
     """
-    from .catalog import percentile_ranks
-
     val = percentile_ranks([r["valence_raw"] for r in rows])
     aro = percentile_ranks([r["energy_raw"] for r in rows])
     described = bool(rows) and all("descriptors" in r for r in rows)
@@ -265,8 +263,6 @@ def assign_moods(rows: list[dict], floor: int | None = None, slack: float = MOOD
     least distance in total (balanced_assignment). Without the floor the NRC coordinates leave happy (squeezed between
     exciting and funny) and scary (beyond angry) almost no room: 0.6 % and 2.4 % of the unit square (mood_areas).
     """
-    from ..emotion import MUSIC_MOODS
-
     if not rows:
         return {"moved": 0, "short": {}, "descriptors": False}
     val, aro, described = calibrated_va(rows)
@@ -283,9 +279,14 @@ def assign_moods(rows: list[dict], floor: int | None = None, slack: float = MOOD
 def mood_areas(grid: int = 400) -> dict[str, float]:
     """Share of the unit (valence, arousal) square whose nearest NRC-VAD mood is each mood: what the nearest-mood
     rule gives each mood when calibrated values fill the square evenly."""
-    from ..emotion import MUSIC_MOODS
-
     g = (np.arange(grid) + 0.5) / grid
     v, a = np.meshgrid(g, g)
     near = mood_distances(v.ravel(), a.ravel()).argmin(axis=1)
     return {m: round(float(np.mean(near == j)), 4) for j, m in enumerate(MUSIC_MOODS)}
+
+
+def percentile_ranks(values: Sequence[float]) -> np.ndarray:
+    """Within-set percentile of each value, (rank + 0.5) / n in (0, 1); ties share their mean rank."""
+    from scipy.stats import rankdata
+    v = np.asarray(values, dtype=np.float64)
+    return (rankdata(v) - 0.5) / max(len(v), 1)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+from .corpus import (VOICES, ClipSpec, Voice, _rng, draw_settings, load_prosody_profiles, load_sentence_bank,
+                     render_audio, split_sentences)
 
 SR = 16000
 CALM = {"rate": [0.84, 0.90], "pitch_st": [-1.5, -0.5], "range": [0.6, 0.8], "gain_db": [-4.0, -2.0],
@@ -41,8 +43,6 @@ class Passages:
 
 
 def _voices():
-    from .corpus import VOICES, Voice
-
     voices = {v.name: v for v in VOICES}
     voices["piper-joe-up"] = Voice("piper-joe-up", "piper", "joe", "M", "en-US", "test", 1.5)
     return voices
@@ -53,9 +53,6 @@ def synth_passages(seed: int = 0, passages: Sequence[tuple[str, str]] = PASSAGES
                    join_gap_s: float = 0.9, edge_s: float = 0.5) -> Passages:
     """Render the passages: each `per_passage` test-split sentences of its group (taken cyclically from
     `seed`), the voices in turn (each passage starting one voice later)."""
-    from .corpus import (ClipSpec, _rng, draw_settings, load_prosody_profiles, load_sentence_bank, render_audio,
-                         split_sentences)
-
     bank, profiles = load_sentence_bank(), {**load_prosody_profiles(), "calm": CALM}
     splits = split_sentences(bank)
     by_name = _voices()

@@ -32,6 +32,7 @@ import glob
 import gzip
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -47,11 +48,16 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
+from ..audio import decode
 from ..emotion import EMOTIONS, vad
 from ..errors import EsmrError
+from ..files import atomic_write_text
 from ..paths import RESOURCES_DIR
 from . import emofilt
 from .manifest import Collection, load_collection, new_collection
+from .profiles import load_prosody_profiles
+
+logger = logging.getLogger(__name__)
 
 SR = emofilt.SR
 SPLITS = ("train", "val", "test")
@@ -235,8 +241,6 @@ def decode_file(path: str | Path) -> np.ndarray:
             parts += [g.to_ndarray().reshape(-1) for g in rs.resample(None)]
         y = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     else:
-        from ..audio import decode
-
         x, sr = decode(path)
         y = emofilt.resample(x.mean(axis=1), sr, SR)
     return np.asarray(y, dtype=np.float32)
@@ -399,13 +403,6 @@ def plan_base_clips(spk: Speaker, max_clips: int, seed: int = 0) -> list[dict[st
                           for s in segs], "pauses": ps} for k, (segs, ps) in enumerate(clips[:max_clips])]
 
 
-def load_profiles(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """The per-emotion prosody profiles (the synthetic part's, with the real-voice rules added)."""
-    from .corpus import load_prosody_profiles
-
-    return load_prosody_profiles(path)
-
-
 def plan_renders(base: dict[str, Any], seed: int, profiles: dict[str, dict[str, Any]],
                  channel_share: float = CHANNEL_SHARE, labels: tuple[str, ...] = EMOTIONS) -> list[dict[str, Any]]:
     """The emotion settings and channel chain of each of the base clip's renders, drawn from (seed, clip id)."""
@@ -489,7 +486,6 @@ def _pool_map(fn: Callable, items: list, workers: int, chunksize: int, progress:
 # ---- the build ----------------------------------------------------------------------------------------
 def _scan_all(files: list[Path], cache_path: Path, workers: int, say: Callable[[str], None]) -> dict[str, dict]:
     """scan_file of every file, through a cache keyed by path, size and mtime (a rebuild skips the decoding)."""
-    from .manifest import atomic_write_text
 
     cache: dict[str, Any] = {}
     if cache_path.is_file():
@@ -528,14 +524,14 @@ def _spread(bases: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 def build(out: str | Path, *, raw_dir: str | Path = "data/raw", debs_dir: str | Path = "data/debs", seed: int = 0,
           workers: int = 2, limit: int | None = None, channel_share: float = CHANNEL_SHARE, fetch: bool = True,
           sources: tuple[Source, ...] = SOURCES, command: str | None = None,
-          progress: Callable[[int, int], None] | None = None, log: Callable[[str], None] | None = None) -> Collection:
+          progress: Callable[[int, int], None] | None = None) -> Collection:
     """Build the real-voice part into collection folder `out` (created when missing; rows of other parts kept).
 
     raw_dir/debs_dir: where packages are unpacked / downloaded (fetched when missing unless fetch=False).
     limit: render only that many clips (base clips spread over speakers). progress(clips done, total).
     """
     t0 = time.time()
-    say = log or (lambda msg: None)
+    say = logger.info
     out = Path(out)
     if (out / "collection.json").exists() and load_collection(out).meta.get("builder") != "esmr corpus bootstrap":
         raise EsmrError(f"{out} holds another collection; choose an empty folder or the bootstrap corpus")
@@ -555,7 +551,7 @@ def build(out: str | Path, *, raw_dir: str | Path = "data/raw", debs_dir: str | 
     bases = [b for spk in speakers for b in plan_base_clips(spk, by_src[spk.source].max_clips, seed)]
     if limit is not None:
         bases = _spread(bases, math.ceil(limit / len(EMOTIONS)))
-    profiles = load_profiles()
+    profiles = load_prosody_profiles()
     plans = {b["base_id"]: plan_renders(b, seed, profiles, channel_share) for b in bases}
     if limit is not None:  # keep exactly `limit` renders
         left = limit

@@ -20,15 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import EsmrError
-from .manifest import Collection, atomic_write_text, load_collection, validate_rows
+from ..errors import CollectionError, EsmrError
+from ..files import atomic_write
+from ..files import atomic_write_text
+from .manifest import Collection, load_collection, validate_rows
+from ..emotion import MUSIC_MOODS
+from ..paths import default_catalog_dir
 
 FORMATS = ("auto", "jsonl", "parquet")
 PARQUET_MIN_TRACKS = 20_000       # "auto" writes Parquet from this many tracks on
@@ -60,7 +63,7 @@ def catalog_format(root: str | Path) -> str:
     """"parquet" or "jsonl" from a catalogue folder's collection.json (jsonl when it does not say)."""
     path = Path(root) / "collection.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{root} is not a collection (no collection.json); build one first")
+        raise CollectionError(f"{root} is not a collection (no collection.json); build one first")
     return str(json.loads(path.read_text(encoding="utf-8")).get("format", "jsonl"))
 
 
@@ -103,17 +106,8 @@ def rows_to_table(rows: list[dict[str, Any]], features: np.ndarray | None):
 def write_table(root: str | Path, table) -> None:
     """Write tracks.parquet atomically (a temporary file beside it, then a rename)."""
     _, pq = _pyarrow()
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{TRACKS_FILE}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, root / TRACKS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(root) / TRACKS_FILE,
+                 lambda tmp: pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd"))
 
 
 def save_parquet_catalog(root: str | Path, kind: str, meta: dict[str, Any], rows: list[dict[str, Any]],
@@ -169,7 +163,7 @@ class TrackTable:
         self.kind = meta.get("kind", "music")
         self.file = self.root / meta.get("tracks_file", TRACKS_FILE)
         if not self.file.is_file():
-            raise FileNotFoundError(f"{self.file} is missing; rebuild the catalogue with `esmr catalog build`")
+            raise CollectionError(f"{self.file} is missing; rebuild the catalogue with `esmr catalog build`")
         self.schema = pq.read_schema(self.file)
         have = [n for n in self.schema.names if n != "features"]
         want = have if columns is None else [c for c in columns if c in have]
@@ -245,8 +239,6 @@ def catalog_features(cat: Collection | TrackTable) -> tuple[list[str] | np.ndarr
     """(ids, feature matrix (N, D) float32) in row order, from features.npz or the features column."""
     if isinstance(cat, TrackTable):
         return cat.ids(), cat.features()
-    from .catalog import load_features
-
     ids, mat, _ = load_features(cat.root)
     pos = {i: n for n, i in enumerate(ids)}
     order = [pos[r["id"]] for r in cat.rows]
@@ -288,8 +280,6 @@ def catalog_fingerprint(cat: Collection | TrackTable) -> str:
 def table_info(root: str | Path) -> dict[str, Any]:
     """catalog.catalog_info for a Parquet catalogue, computed column-wise in Arrow (no row dicts)."""
     import pyarrow.compute as pc
-
-    from ..emotion import MUSIC_MOODS
 
     t = TrackTable(root, json.loads((Path(root) / "collection.json").read_text(encoding="utf-8")),
                    columns=("source", "licence", "mood", "duration_s", "excerpt_s", "valence", "energy",
@@ -340,8 +330,6 @@ def synthetic_catalog(root: str | Path, n: int, like: str | Path | None = None, 
     _, pq = _pyarrow()
     import pyarrow as pa
 
-    from ..paths import default_catalog_dir
-
     if n < 1:
         raise EsmrError(f"a synthetic catalogue needs at least 1 track, got {n}")
     real = open_catalog(Path(like) if like is not None else default_catalog_dir())
@@ -358,11 +346,9 @@ def synthetic_catalog(root: str | Path, n: int, like: str | Path | None = None, 
     num = {k: np.array([float(r.get(k, 0.5)) for r in rows]) for k in ("valence", "energy", "valence_raw",
                                                                         "energy_raw")}
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{TRACKS_FILE}.", suffix=".tmp")
-    os.close(fd)
     rng = np.random.default_rng(seed)
-    try:
+
+    def write(tmp: str) -> None:
         writer = None
         for start in range(0, n, chunk):
             m = min(chunk, n - start)
@@ -391,14 +377,33 @@ def synthetic_catalog(root: str | Path, n: int, like: str | Path | None = None, 
                 writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
             writer.write_table(table, row_group_size=ROW_GROUP)
         writer.close()
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, root / TRACKS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(root / TRACKS_FILE, write)
     fp = hashlib.sha256(json.dumps([n, seed, catalog_fingerprint(real)]).encode()).hexdigest()[:20]
     write_meta(root, {"version": 1, "kind": "music", "format": "parquet", "tracks_file": TRACKS_FILE,
                       "name": f"synthetic-{n}", "encoder": real.meta.get("encoder", "music"),
                       "encoder_version": real.meta.get("encoder_version", "1"), "fingerprint": fp,
                       "synthetic": {"tracks": n, "seed": seed, "like": str(Path(real.root).name)}})
     return root
+
+
+FEATURES_FILE = "features.npz"
+
+
+def load_features(root: str | Path) -> tuple[list[str], np.ndarray, dict[str, str]]:
+    """(ids, matrix (N, dim) float32, {"encoder", "encoder_version"}) from a catalogue's features.npz."""
+    path = Path(root) / FEATURES_FILE
+    if not path.is_file():
+        raise EsmrError(f"{path} is missing; rebuild the catalogue with `esmr catalog build`")
+    with np.load(path, allow_pickle=False) as z:
+        return ([str(i) for i in z["ids"]], z["features"].astype(np.float32),
+                {"encoder": str(z["encoder"]), "encoder_version": str(z["encoder_version"])})
+
+
+def save_features(root: Path, ids: list[str], mat: np.ndarray, enc_name: str, enc_version: str) -> None:
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:   # a file object: np.savez would append ".npz" to a name
+            np.savez_compressed(fh, ids=np.array(ids, dtype=str), features=mat.astype(np.float32),
+                                encoder=np.array(enc_name), encoder_version=np.array(str(enc_version)))
+
+    atomic_write(Path(root) / FEATURES_FILE, write)

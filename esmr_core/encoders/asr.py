@@ -20,9 +20,22 @@ from pathlib import Path
 import numpy as np
 
 from .base import AudioEncoder, Encoder, check_samples
+from ..paths import RESOURCES_DIR
 
 SAMPLE_RATE = 16000
 CONFIDENCE_FILE = "asr_confidence.json"
+# Recognised words count in both readings with the recogniser's calibrated confidence (the probability that
+# they keep the meaning of what was said, esmr_core/resources/asr_confidence.json) and not at all below this:
+# the invented words PocketSphinx returns for speech in another language score 0.06 in the median.
+MIN_WORD_WEIGHT = 0.1
+
+
+def word_weight(transcript: str, confidence: float) -> float:
+    """How far a transcript's words count against the voice (0..1): typed words have confidence 1; recognised
+    words count by their calibrated confidence, and not at all below MIN_WORD_WEIGHT or when there are none."""
+    if not (transcript and transcript.strip()) or confidence < MIN_WORD_WEIGHT:
+        return 0.0
+    return float(confidence)
 
 
 class AsrTranscriber(Encoder):
@@ -109,8 +122,6 @@ class TranscriptConfidence:
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "TranscriptConfidence":
-        from ..paths import RESOURCES_DIR
-
         d = json.loads(Path(path or RESOURCES_DIR / CONFIDENCE_FILE).read_text(encoding="utf-8"))
         return cls(np.array(d["coef"], np.float64), float(d["intercept"]), np.array(d["mean"], np.float64),
                    np.array(d["std"], np.float64), d.get("meta", {}))

@@ -18,6 +18,7 @@ import numpy as np
 from scipy.signal import find_peaks
 
 from .base import AudioEncoder, check_samples
+from . import get_encoder
 
 SAMPLE_RATE = 16000
 N_FFT, HOP = 2048, 512
@@ -134,6 +135,4 @@ class MusicEncoder(AudioEncoder):
 
 def vibenet_scores(samples16k: np.ndarray) -> dict[str, float]:
     """vibenet's seven scores in [0,1] for a 16 kHz excerpt (shared "music" encoder instance)."""
-    from . import get_encoder
-
     return get_encoder("music").vibenet_scores(samples16k)

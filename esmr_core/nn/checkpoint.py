@@ -23,6 +23,7 @@ import torch
 from ..config import from_dict
 from ..errors import ModelUnavailableError
 from ..files import atomic_write, atomic_write_text
+from ..encoders import get_encoder
 
 FORMAT = 2
 CONFIG, WEIGHTS, CARD = "config.json", "model.safetensors", "README.md"
@@ -36,8 +37,6 @@ def encoder_entry(enc: Any) -> dict[str, Any]:
 def check_encoders(entries: list[dict[str, Any]], where: str, how_to_train: str) -> list[Any]:
     """The installed encoders named by entries, each checked against its recorded version and size
     (an entry's "full_dim", when present, is the encoder's size before columns were dropped)."""
-    from ..encoders import get_encoder
-
     encs = []
     for e in entries:
         enc = get_encoder(e["name"])

@@ -11,7 +11,6 @@ larger one asks for `esmr index build`. Loading a 1e6-track index reads one FAIS
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +18,12 @@ import numpy as np
 
 from ..data import store
 from ..errors import EsmrError, ModelUnavailableError
+from ..files import file_sha256
 from .index import ANN_MIN_SIZE, MusicIndex
 from .map2d import Map2D
+from .features import blank_text
+from ..data.manifest import load_collection
+from .features import collection_matrix
 
 FIT_AT_START_MAX = 200_000      # tracks the service embeds and indexes itself when no saved index matches
 MAP_SAMPLE = 2000               # catalogue tracks on the map of a larger catalogue
@@ -35,8 +38,6 @@ def speech_query_sample(model: Any, n: int = QUERY_SAMPLE, seed: int = 0) -> np.
     bundled example voices stay an independent test of the tuned index (bench/scale.py)."""
     import torch
 
-    from .features import blank_text
-
     mean, std = model.speech.mean.numpy(), model.speech.std.numpy()
     x = (mean + std * np.random.default_rng(seed).standard_normal((n, len(mean)))).astype(np.float32)
     x[: n // 2] = blank_text(x[: n // 2], model.feature_spec)
@@ -46,12 +47,7 @@ def speech_query_sample(model: Any, n: int = QUERY_SAMPLE, seed: int = 0) -> np.
 
 def checkpoint_fingerprint(checkpoint: str | Path) -> str:
     """Short SHA-256 of a checkpoint's weights file (model.safetensors)."""
-    path = Path(checkpoint) / "model.safetensors"
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:20]
+    return file_sha256(Path(checkpoint) / "model.safetensors")[:20]
 
 
 def index_info(checkpoint: str | Path, cat: Any) -> dict[str, Any]:
@@ -77,8 +73,6 @@ def catalog_embeddings(model: Any, cat: Any, progress: bool = False) -> np.ndarr
         _check_encoder(model, cat)
         blocks = cat.iter_features(ENCODE_BATCH)
     else:
-        from .features import collection_matrix
-
         feats = collection_matrix(cat, model.feature_spec, progress=progress).astype(np.float32)
         blocks = (feats[i:i + ENCODE_BATCH] for i in range(0, len(feats), ENCODE_BATCH))
     out = []
@@ -122,9 +116,11 @@ def _serving(index: MusicIndex) -> MusicIndex:
     return index
 
 
-def map_matches(m: Map2D, cat: Any) -> bool:
-    """Was this map built over this catalogue? By fingerprint when the map records one, else (maps built
-    before fingerprints, small catalogues) by the set of music ids."""
+def map_matches(m: Map2D, cat: Any, checkpoint: str | Path | None = None) -> bool:
+    """Was this map built over this catalogue (and, when given, with this checkpoint)? By fingerprint when
+    the map records one, else (maps built before fingerprints, small catalogues) by the set of music ids."""
+    if checkpoint is not None and m.info.get("checkpoint") not in (None, checkpoint_fingerprint(checkpoint)):
+        return False
     fp = m.info.get("catalog_fingerprint")
     if fp:
         return fp == store.catalog_fingerprint(cat)
@@ -175,17 +171,12 @@ def build_index_and_map(checkpoint: Path, catalog: Path, reference: Path | None,
     `map_sample` tracks (a uniform sample, seed `seed`) and the reference speech collection."""
     import torch
 
-    from ..data.manifest import load_collection
-    from .features import collection_matrix
     from .model import JointModel
 
     if map_sample < 2:
         raise EsmrError(f"--map-sample must be at least 2, got {map_sample}")
     model = JointModel.from_pretrained(checkpoint).eval()
-    try:
-        cat = store.open_catalog(catalog)
-    except (FileNotFoundError, ValueError) as exc:
-        raise EsmrError(f"{exc}") from None
+    cat = store.open_catalog(catalog)
     music = catalog_embeddings(model, cat, progress=progress)
     n = len(cat)
     info = index_info(checkpoint, cat)

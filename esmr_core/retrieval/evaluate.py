@@ -1,4 +1,4 @@
-"""Evaluation of a joint checkpoint: retrieval over the whole catalogue + the emotion head (METHODS.md 1).
+"""Evaluation of a joint checkpoint: retrieval over the whole catalogue + the emotion head (docs/methods.md sections 1 and 6).
 
 `esmr evaluate --checkpoint DIR [--speech DIR] [--catalog DIR] [--split test] [--subset lexically_neutral] --json`
 
@@ -14,9 +14,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..audio import load_audio
 from ..emotion import EMOTIONS
-from ..errors import EsmrError
+from ..encoders import get_encoder
+from ..errors import AudioError, EsmrError
 from ..metrics import ccc, classification_metrics, retrieval_metrics
+from .data import load_data
+from .model import JointModel
 
 # Subsets of a split: the lexically neutral sentences; the TTS voices alone ("synthetic", the earlier test
 # split's rows) or the real human voices alone ("real", made emotional by rule) of a corpus that holds both
@@ -64,59 +68,26 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
 
     transcripts: "given" (the rows' text), "asr" (what the speech recogniser hears, as the app does when no
     transcript is typed) or "none" (no words: the text block zeroed)."""
-    from ..data.manifest import load_collection
-    from .features import collection_matrix
-    from .model import JointModel
-    from .train import TrainData
-
-    model = JointModel.from_pretrained(checkpoint)
-    spec = model.feature_spec
-    try:
-        speech = load_collection(speech_dir, "speech")
-        music = load_collection(catalog_dir, "music")
-    except (FileNotFoundError, ValueError) as exc:
-        raise EsmrError(str(exc)) from None
     if subset not in SUBSETS:
         raise EsmrError(f"unknown subset {subset!r}; choose one of {[k for k in SUBSETS if k]}")
-    rows = [r for r in speech.rows if r.get("split") == split and SUBSETS[subset](r)]
-    if not rows:
-        raise EsmrError(f"no speech rows in split {split!r}" + (f" with {subset}" if subset else ""))
     if transcripts not in ("given", "asr", "none"):
         raise EsmrError(f"transcripts must be given, asr or none, not {transcripts!r}")
-    if transcripts != "given":
-        rows = [{**r, "text": _heard(speech.path(r), progress) if transcripts == "asr" else ""} for r in rows]
-    speech.rows = rows
-    if cache is None:
-        from ..cache import FeatureCache
-        from ..paths import cache_dir
-
-        cache = FeatureCache(cache_dir() / "features")
-    speech_x = collection_matrix(speech, spec, cache, progress, skip_bad=True)
-    ok = np.isfinite(speech_x).all(axis=1)  # clips whose audio cannot be used are left out (and counted)
-    rows = [r for r, keep in zip(rows, ok) if keep]
-    if not rows:
-        raise EsmrError(f"no usable speech clips in split {split!r}")
-    data = TrainData(
-        speech_x=speech_x[ok],
-        speech_labels=np.array([r["label"] for r in rows]),
-        speech_vad=np.array([[r["valence"], r["arousal"], r["dominance"]] for r in rows], dtype=np.float32),
-        split=np.array([split] * len(rows)),
-        music_x=collection_matrix(music, spec, cache, progress),
-        music_moods=np.array([r["mood"] for r in music.rows]),
-        spec=spec,
-    )
-    result = evaluate_arrays(model, data, np.arange(len(rows)), space)
+    model = JointModel.from_pretrained(checkpoint)
+    keep = SUBSETS[subset]
+    text_of = None if transcripts == "given" else (
+        (lambda sp, r: _heard(sp.path(r))) if transcripts == "asr" else (lambda sp, r: ""))
+    try:
+        data = load_data(speech_dir, catalog_dir, model.feature_spec, cache, progress,
+                         select=lambda r: r.get("split") == split and keep(r), text_of=text_of)
+    except EsmrError as exc:
+        raise EsmrError(f"split {split!r}" + (f" ({subset})" if subset else "") + f": {exc}") from None
+    result = evaluate_arrays(model, data, np.arange(len(data.split)), space)
     return {"checkpoint": str(checkpoint), "split": split, "subset": subset, "space": space,
-            "transcripts": transcripts,
-            "n_skipped": int((~ok).sum()), **result}
+            "transcripts": transcripts, "n_skipped": data.n_skipped, **result}
 
 
-def _heard(path: Path, progress: bool) -> str:
+def _heard(path: Path) -> str:
     """The ASR transcript of a clip ("" when its audio cannot be used; such clips are left out later)."""
-    from ..audio import load_audio
-    from ..encoders import get_encoder
-    from ..errors import AudioError
-
     try:
         return get_encoder("asr").transcribe(load_audio(path).samples)
     except AudioError:

@@ -3,7 +3,7 @@
 A *feature spec* (stored in every joint checkpoint's config.json) names the encoders whose outputs are
 concatenated, in order, with their versions and output sizes:
     {"modality": "fusion",
-     "speech": [{"name": "prosody", "version": "...", "dim": 50}, {"name": "timbre", ...}, {"name": "minilm", ...}],
+     "speech": [{"name": "prosody", "version": "...", "dim": 44}, {"name": "timbre", ...}, {"name": "minilm", ...}],
      "music":  [{"name": "music", "version": "...", "dim": ...}]}
 Speech modalities: "audio" = prosody + timbre, "text" = minilm (transcript), "fusion" = all three;
 "voice" = prosody alone and "voice-text" = prosody + minilm keep the speaker embedding out of the emotion path.
@@ -16,6 +16,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import EsmrError
+from ..logs import progress as progress_bar
+from ..nn.checkpoint import check_encoders
+from ..encoders import get_encoder
+from ..errors import AudioError
+from ..audio import load_audio, load_music
 
 MODALITIES: dict[str, tuple[str, ...]] = {
     "audio": ("prosody", "timbre"),
@@ -26,12 +31,6 @@ MODALITIES: dict[str, tuple[str, ...]] = {
     "voice-text": ("prosody", "minilm"),
 }
 SAMPLE_RATE = 16_000
-
-
-def _get_encoder(name: str):
-    from ..encoders import get_encoder
-
-    return get_encoder(name)
 
 
 def is_text_encoder(enc: Any) -> bool:
@@ -49,7 +48,7 @@ def make_spec(modality: str, music_encoders: Sequence[str] = ("music",),
     drop = set(drop_speech_features)
 
     def entry(name: str, side: str) -> dict[str, Any]:
-        enc = _get_encoder(name)
+        enc = get_encoder(name)
         e = {"name": enc.name, "version": str(enc.version), "dim": int(enc.dim)}
         names = tuple(getattr(enc, "feature_names", ()) or ())
         gone = [n for n in names if n in drop] if side == "speech" else []
@@ -71,16 +70,8 @@ def spec_dim(spec: dict[str, Any], side: str) -> int:
 
 
 def _encoders(spec: dict[str, Any], side: str) -> list[Any]:
-    encs = []
-    for e in spec[side]:
-        enc = _get_encoder(e["name"])
-        full = int(e.get("full_dim", e["dim"]))
-        if str(enc.version) != str(e["version"]) or int(enc.dim) != full:
-            raise EsmrError(
-                f"the checkpoint was trained on encoder {e['name']} v{e['version']} ({full}-d) but "
-                f"v{enc.version} ({enc.dim}-d) is installed; retrain with `esmr train` or install the matching version")
-        encs.append(enc)
-    return encs
+    """The installed encoders of one side of a spec, each checked against the recorded version and size."""
+    return check_encoders(spec[side], "the checkpoint", "esmr train")
 
 
 def _kept(entry: dict[str, Any], enc: Any) -> np.ndarray | None:
@@ -113,7 +104,7 @@ def text_columns(spec: dict[str, Any]) -> list[tuple[int, int]]:
     """[start, stop) column ranges of the text encoders inside a spec's speech feature vector."""
     out, start = [], 0
     for e in spec["speech"]:
-        if is_text_encoder(_get_encoder(e["name"])):
+        if is_text_encoder(get_encoder(e["name"])):
             out.append((start, start + int(e["dim"])))
         start += int(e["dim"])
     return out
@@ -158,14 +149,6 @@ def music_vector(samples16k: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     return np.concatenate([_audio_features(enc, samples16k) for enc in _encoders(spec, "music")]).astype(np.float32)
 
 
-def _progress(items: Sequence[Any], desc: str, show: bool):
-    if not show:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, unit="item", leave=False)
-
-
 def _cached(cache: Any, key: str | bytes, enc: Any, fn: Callable[[], np.ndarray]) -> np.ndarray:
     if cache is None:
         return fn()
@@ -198,16 +181,12 @@ def collection_matrix(collection: Any, spec: dict[str, Any], cache: Any = None, 
     skip_bad: a row whose audio cannot be used (AudioError, e.g. no voice found) gets a row of NaN instead of
     stopping the whole run (drop those rows with `np.isfinite(X).all(1)`).
     """
-    from ..errors import AudioError
-
-    from ..audio import load_audio, load_music
-
     side = "speech" if collection.kind == "speech" else "music"
     blocks = []
     for entry, enc in zip(spec[side], _encoders(spec, side)):
         pre = _catalog_npz(collection, enc) if side == "music" else None
         rows_out = []
-        for row in _progress(collection.rows, f"{enc.name} features", progress):
+        for row in progress_bar(collection.rows, f"{enc.name} features", progress):
             if pre is not None and row["id"] in pre:
                 rows_out.append(pre[row["id"]])
             elif is_text_encoder(enc):

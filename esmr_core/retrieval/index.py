@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -46,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import EsmrError
+from ..files import atomic_write
 
 BACKENDS = ("auto", "exact", "faiss", "ivf")
 ANN_MIN_SIZE = 50_000        # "auto" switches from exact to ivf at this many items
@@ -271,15 +271,15 @@ class MusicIndex:
         (folder / INDEX_JSON).unlink(missing_ok=True)
         if self.backend_ == "ivf":
             faiss = _faiss()
-            _atomic(folder / "index.faiss", lambda p: faiss.write_index(self.faiss_, str(p)))
-            _atomic(folder / "ids.npy", lambda p: np.save(p, np.asarray(self.ids_, dtype=str), allow_pickle=False))
+            atomic_write(folder / "index.faiss", lambda p: faiss.write_index(self.faiss_, str(p)))
+            atomic_write(folder / "ids.npy", lambda p: np.save(p, np.asarray(self.ids_, dtype=str), allow_pickle=False))
             (folder / "index.npz").unlink(missing_ok=True)
         else:
             emb = self.embeddings_ if self.embeddings_ is not None else self.vectors(np.arange(len(self.ids_)))
-            _atomic(folder / "index.npz", lambda p: np.savez_compressed(p, embeddings=emb, ids=np.array(self.ids_)))
+            atomic_write(folder / "index.npz", lambda p: np.savez_compressed(p, embeddings=emb, ids=np.array(self.ids_)))
             for stale in ("index.faiss", "ids.npy"):
                 (folder / stale).unlink(missing_ok=True)
-        _atomic(folder / INDEX_JSON,
+        atomic_write(folder / INDEX_JSON,
                 lambda p: Path(p).write_text(json.dumps(self.meta(), indent=2) + "\n", encoding="utf-8"))
 
     @staticmethod
@@ -321,16 +321,3 @@ class MusicIndex:
             raise EsmrError(f"the index in {folder} is inconsistent (sizes {self.faiss_.ntotal}, {len(self.ids_)}, "
                             f"{meta['size']}); rebuild it with `esmr index build`")
         return self
-
-
-def _atomic(path: Path, write) -> None:
-    """Call write(tmp_path) for a temporary file beside `path`, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix or ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,4 +1,4 @@
-"""Losses of emotion-based speech-to-music retrieval (METHODS.md sections 1 and 2), one small function each.
+"""Losses of emotion-based speech-to-music retrieval (docs/methods.md sections 1 and 2), one small function each.
 
 Every loss returns a dict with one named term, e.g. ``{"triplet_loss": tensor}`` (open_clip style), and
 `Objective` sums the weighted terms named in a config. Embeddings are L2-normalised, so a dot product is a
@@ -9,7 +9,7 @@ Credits (reimplemented, not copied):
   retrieval using emotion similarity", ICASSP 2023 (seungheondoh/speech-to-music); EmoSim modifies RankSim
   (Gong et al., ICML 2022, BorealisAI/ranksim-imbalanced-regression).
 - InfoNCE: van den Oord et al. 2018; multi-positive form as in SupCon (Khosla et al., NeurIPS 2020).
-- KL over similarity distributions and the momentum model: the VAD-guided contrastive method (seeds/000).
+- KL over similarity distributions and the momentum model: the VAD-guided contrastive method (docs/methods.md section 2).
 - momentum distillation targets: ALBEF (Li et al., NeurIPS 2021), alpha * softmax(sim_m / t) + (1 - alpha) * y.
 """
 from __future__ import annotations
@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+TEMPERATURE = 0.07  # InfoNCE / distillation temperature (Doh et al.; docs/methods.md section 5.4)
 
 TERMS = ("triplet", "triplet_hard", "emosim", "infonce", "kl", "emotion", "vad")
 
@@ -101,7 +103,7 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(t * logp.masked_fill(t == 0, 0.0)).sum(dim=1).mean()
 
 
-def info_nce_loss(speech: torch.Tensor, music: torch.Tensor, pos_mask: torch.Tensor, temperature: float = 0.07,
+def info_nce_loss(speech: torch.Tensor, music: torch.Tensor, pos_mask: torch.Tensor, temperature: float = TEMPERATURE,
                   queue: torch.Tensor | None = None, queue_pos_mask: torch.Tensor | None = None,
                   s2m_targets: torch.Tensor | None = None, m2s_targets: torch.Tensor | None = None,
                   ) -> dict[str, torch.Tensor]:
@@ -125,7 +127,7 @@ def info_nce_loss(speech: torch.Tensor, music: torch.Tensor, pos_mask: torch.Ten
 
 def kl_similarity_loss(sim: torch.Tensor, label_sim: torch.Tensor, t1: float = 0.1,
                        t2: float = 0.1) -> dict[str, torch.Tensor]:
-    """KL(softmax(S_y / t1) || softmax(S_z / t2)) per speech row, mean over rows (seeds/000).
+    """KL(softmax(S_y / t1) || softmax(S_z / t2)) per speech row, mean over rows (docs/methods.md section 2).
 
     sim (B, M) cosine S_z, label_sim (B, M) S_y in [0, 1]. Zero when S_z / t2 equals S_y / t1 up to a
     per-row constant. Returns {"kl_loss"}.
@@ -137,7 +139,7 @@ def kl_similarity_loss(sim: torch.Tensor, label_sim: torch.Tensor, t1: float = 0
 
 @torch.no_grad()
 def distillation_targets(sim_m: torch.Tensor, targets: torch.Tensor, alpha: float = 0.4,
-                         temperature: float = 0.07) -> torch.Tensor:
+                         temperature: float = TEMPERATURE) -> torch.Tensor:
     """ALBEF momentum distillation: alpha * softmax(sim_m / t) + (1 - alpha) * targets (rows normalised).
 
     sim_m (N, M) cosine from the momentum model, targets (N, M) label targets (0/1 or soft). Rows of the result
@@ -162,7 +164,7 @@ def vad_loss(pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor
 class LossConfig:
     weights: dict[str, float] = field(default_factory=lambda: {"triplet": 1.0})  # term name -> weight (TERMS)
     margin: float = 0.4  # triplet margin on cosine distance
-    temperature: float = 0.07  # InfoNCE / distillation temperature
+    temperature: float = TEMPERATURE  # InfoNCE / distillation temperature
     t1: float = 0.1  # KL: temperature of the label-similarity row
     t2: float = 0.1  # KL: temperature of the cosine row
     alpha: float = 0.4  # momentum distillation weight of the momentum soft targets

@@ -1,4 +1,4 @@
-"""The speech-music joint embedding model (METHODS.md 1 and 2), MoCo-style in one small file.
+"""The speech-music joint embedding model (docs/methods.md sections 1 and 2), MoCo-style in one small file.
 
 Two towers map frozen-encoder features into one L2-normalised space where a speech query retrieves music by
 cosine; an emotion head reads the speech embedding; a momentum (EMA) copy of the music tower fills a queue of
@@ -10,43 +10,16 @@ The momentum update is ALBEF's / MoCo's theta_m <- m * theta_m + (1 - m) * theta
 """
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..emotion import EMOTIONS, MUSIC_MOODS
-from ..errors import ModelUnavailableError
-from ..nn.checkpoint import read_checkpoint, write_checkpoint
-
-
-@dataclass
-class JointConfig:
-    speech_dim: int = 690  # size of the concatenated frozen speech features (e.g. prosody + timbre + minilm)
-    music_dim: int = 64  # size of the frozen music features
-    embed_dim: int = 128  # size of the joint space
-    hidden_dim: int = 512  # hidden width of each projection head
-    dropout: float = 0.1  # dropout on the standardised inputs (training only)
-    n_emotions: int = len(EMOTIONS)  # classes of the emotion head
-    emotion_hidden: int = 64  # hidden width of the emotion head
-    momentum: bool = False  # keep an EMA copy of the music tower and a queue of its embeddings
-    momentum_m: float = 0.995  # EMA momentum m in theta_m <- m theta_m + (1 - m) theta
-    queue_size: int = 1024  # K, momentum music embeddings kept in the queue
-    space: str = "VAD"  # emotion space of the label similarity the model was trained with ("VA" | "VAD")
-    emotions: list[str] = field(default_factory=lambda: list(EMOTIONS))  # speech label set, head order
-    moods: list[str] = field(default_factory=lambda: list(MUSIC_MOODS))  # music label set, queue label ids
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "JointConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown JointConfig fields {unknown}")
-        return cls(**d)
+from ..config import from_dict
+from ..nn.checkpoint import Pretrained
+from ..nn.momentum import ema_update, enqueue, frozen_copy
+from .config import JointConfig
 
 
 def projection_head(in_dim: int, hidden: int, out: int) -> nn.Sequential:
@@ -71,7 +44,11 @@ class Tower(nn.Module):
         return self.head(self.drop((x - self.mean) / self.std))
 
 
-class JointModel(nn.Module):
+class JointModel(Pretrained, nn.Module):
+    MODEL_TYPE = "esmr-joint"
+    CONFIG_CLASS = JointConfig
+    HOW_TO_TRAIN = "esmr train --config esmr_core/configs/default.json"
+
     def __init__(self, cfg: JointConfig, feature_spec: dict[str, Any] | None = None):
         super().__init__()
         self.cfg = cfg
@@ -83,9 +60,7 @@ class JointModel(nn.Module):
             nn.Linear(cfg.emotion_hidden, cfg.n_emotions + 3),  # 7 logits + valence/arousal/dominance
         )
         if cfg.momentum:
-            self.music_m = copy.deepcopy(self.music)
-            for p in self.music_m.parameters():
-                p.requires_grad_(False)
+            self.music_m = frozen_copy(self.music)
             self.register_buffer("queue", F.normalize(torch.randn(cfg.queue_size, cfg.embed_dim), dim=1))
             self.register_buffer("queue_labels", torch.full((cfg.queue_size,), -1, dtype=torch.long))  # -1 empty
             self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
@@ -113,10 +88,7 @@ class JointModel(nn.Module):
     @torch.no_grad()
     def momentum_update(self) -> None:
         """theta_m <- m * theta_m + (1 - m) * theta for the music tower (buffers copied)."""
-        for p_m, p in zip(self.music_m.parameters(), self.music.parameters()):
-            p_m.mul_(self.cfg.momentum_m).add_(p.detach(), alpha=1 - self.cfg.momentum_m)
-        for b_m, b in zip(self.music_m.buffers(), self.music.buffers()):
-            b_m.copy_(b)
+        ema_update(self.music_m, self.music, self.cfg.momentum_m)
 
     @torch.no_grad()
     def encode_music_momentum(self, x: torch.Tensor) -> torch.Tensor:
@@ -126,29 +98,17 @@ class JointModel(nn.Module):
     @torch.no_grad()
     def enqueue(self, z: torch.Tensor, labels: torch.Tensor) -> None:
         """Write momentum embeddings (B, D) and their mood ids (B,) into the ring buffer."""
-        k = self.cfg.queue_size
-        n = min(len(z), k)
-        idx = (self.queue_ptr + torch.arange(n, device=z.device)) % k
-        self.queue[idx] = z[-n:].detach()
-        self.queue_labels[idx] = labels[-n:]
-        self.queue_ptr.fill_(int((self.queue_ptr + n) % k))
+        enqueue(self.queue, self.queue_ptr, z, self.queue_labels, labels)
 
-    # ---- persistence --------------------------------------------------------------------------------------
-    def save_pretrained(self, directory: str | Path, extra: dict[str, Any] | None = None) -> Path:
-        """Write config.json (model config, feature spec, label sets, emotion space, `extra` under "meta")
-        and model.safetensors into directory."""
-        payload = {"model_type": "esmr-joint", "config": asdict(self.cfg), "feature_spec": self.feature_spec,
-                   "emotions": list(self.cfg.emotions), "moods": list(self.cfg.moods), "space": self.cfg.space,
-                   "meta": extra or {}}
-        return write_checkpoint(directory, payload, self)
+    # ---- persistence (esmr_core/nn/checkpoint.py) -----------------------------------------------------------
+    def encoders(self) -> list[dict[str, Any]]:
+        """The frozen encoders of both sides, as the feature spec records them (checked when loading)."""
+        return [{k: e[k] for k in ("name", "version", "dim", "full_dim") if k in e}
+                for side in ("speech", "music") for e in self.feature_spec.get(side, [])]
+
+    def sections(self) -> dict[str, Any]:
+        return {"feature_spec": self.feature_spec}
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path) -> "JointModel":
-        """Rebuild from config.json alone and load model.safetensors with strict=True; eval mode."""
-        payload, state = read_checkpoint(directory, "joint-model",
-                                         "esmr train --config esmr_core/configs/default.json")
-        if payload.get("model_type") != "esmr-joint":
-            raise ModelUnavailableError(f"{directory} holds a {payload.get('model_type')!r} model, not esmr-joint")
-        model = cls(JointConfig.from_dict(payload["config"]), payload.get("feature_spec"))
-        model.load_state_dict(state, strict=True)
-        return model.eval()
+    def from_payload(cls, payload: dict[str, Any]) -> "JointModel":
+        return cls(from_dict(JointConfig, payload["config"], "esmr-joint config"), payload.get("feature_spec"))

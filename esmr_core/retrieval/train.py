@@ -1,4 +1,4 @@
-"""Training of the joint speech-music model on cached frozen-encoder features (METHODS.md 1 and 2).
+"""Training of the joint speech-music model on cached frozen-encoder features (docs/methods.md sections 1 and 2).
 
 `esmr train --config FILE [--out runs/NAME] [--seed N]` -> a run folder:
   config.json       the resolved TrainConfig + feature spec
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
-import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,153 +27,18 @@ import torch
 
 from ..emotion import EMOTIONS, MUSIC_MOODS, label_similarity
 from ..errors import EsmrError
-from .losses import LossConfig, Objective, distillation_targets
-from .model import JointConfig, JointModel
-from ..paths import REPO_ROOT, default_catalog_dir
+from ..files import write_json
+from ..logs import progress as progress_bar
+from ..paths import default_catalog_dir
+from .config import JointConfig, TrainConfig
+from .data import TrainData, load_data, resolve_dir
+from .evaluate import evaluate_arrays
+from .features import text_columns
+from .losses import Objective, distillation_targets
+from .model import JointModel
+from ..nn.momentum import ema_update
 
-
-@dataclass
-class TrainConfig:
-    name: str = "default"  # run / checkpoint name
-    modality: str = "fusion"  # speech features: "audio" (prosody + timbre), "text" (minilm), "fusion" (all),
-    #                           "voice" (prosody), "voice-text" (prosody + minilm): see features.MODALITIES
-    drop_speech_features: list[str] = field(default_factory=list)  # single speech features left out by name
-    #                           (e.g. the MFCC means, which identify a speaker or a channel more than an emotion)
-    space: str = "VAD"  # label-similarity space for the losses and positives: "VA" | "VAD"
-    speech: str | list[str] = "data/bootstrap"  # speech collection folder, or several (their rows are pooled)
-    catalog: str = ""  # music collection folder ("" = the bundled catalogue, assets/music)
-    losses: dict[str, float] = field(default_factory=lambda: {"triplet": 1.0, "emotion": 1.0, "vad": 1.0})
-    margin: float = 0.4  # triplet margin (cosine distance)
-    temperature: float = 0.07  # InfoNCE / distillation temperature
-    t1: float = 0.1  # KL temperature of label similarity
-    t2: float = 0.1  # KL temperature of cosine similarity
-    alpha: float = 0.4  # momentum distillation: weight of the momentum soft targets
-    embed_dim: int = 128  # joint space size
-    hidden_dim: int = 512  # projection head width
-    dropout: float = 0.1  # input dropout
-    text_dropout: float = 0.0  # share of training speech whose transcript block is zeroed ("no words"), so a
-    #                            fusion model also serves queries without a transcript (ASR off or empty)
-    text_weight_aug: float = 0.0  # share of the other training speech whose transcript block is scaled by a
-    #                            uniform weight in [0, 1], so that partly trusted words (ASR confidence) are in range
-    momentum: bool = False  # momentum music tower + queue + distilled InfoNCE targets
-    momentum_m: float = 0.995  # EMA momentum
-    queue_size: int = 1024  # momentum queue length
-    lr: float = 1e-3  # AdamW peak learning rate
-    weight_decay: float = 1e-2  # AdamW weight decay
-    batch_size: int = 64  # speech clips per step
-    epochs: int = 60  # maximum epochs
-    warmup_epochs: int = 5  # linear warm-up, then cosine decay to 0
-    patience: int = 15  # early stopping: epochs without a better validation MRR
-    seed: int = 0  # seeds numpy, torch and the loss samplers
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - names - {"description"})
-        if unknown:
-            raise EsmrError(f"unknown config keys {unknown}; known: {sorted(names)}")
-        return cls(**{k: v for k, v in d.items() if k in names})
-
-    def loss_config(self) -> LossConfig:
-        return LossConfig(weights=dict(self.losses), margin=self.margin, temperature=self.temperature,
-                          t1=self.t1, t2=self.t2, alpha=self.alpha)
-
-
-def load_config(path: str | Path, **overrides: Any) -> TrainConfig:
-    """Read a JSON config; keyword overrides that are not None win."""
-    path = Path(path)
-    if not path.is_file():
-        raise EsmrError(f"config file {path} not found; see esmr_core/configs/ for examples")
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EsmrError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    d.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return TrainConfig.from_dict(d)
-    except (TypeError, ValueError) as exc:
-        raise EsmrError(f"bad config {path}: {exc}") from None
-
-
-@dataclass
-class TrainData:
-    """Feature arrays of a speech collection and a music catalogue."""
-
-    speech_x: np.ndarray  # (N, Ds) float32
-    speech_labels: np.ndarray  # (N,) str, in EMOTIONS
-    speech_vad: np.ndarray  # (N, 3) valence/arousal/dominance in [0, 1]
-    split: np.ndarray  # (N,) str: train / val / test
-    music_x: np.ndarray  # (M, Dm) float32
-    music_moods: np.ndarray  # (M,) str, in MUSIC_MOODS
-    spec: dict[str, Any] = field(default_factory=dict)  # feature spec (features.make_spec)
-    lexically_neutral: np.ndarray | None = None  # (N,) bool
-    music_ids: list[str] = field(default_factory=list)
-    speech_voice: np.ndarray | None = None  # (N,) str: the speaker (voice) of each clip
-    speech_real: np.ndarray | None = None  # (N,) bool: a real human voice (made emotional by rule), not TTS
-
-    def subset(self, split: str, only_lexically_neutral: bool = False) -> np.ndarray:
-        mask = self.split == split
-        if only_lexically_neutral:
-            if self.lexically_neutral is None:
-                raise EsmrError("this speech collection marks no lexically neutral rows")
-            mask &= self.lexically_neutral
-        return np.flatnonzero(mask)
-
-
-def resolve_dir(value: str, default: Path | None = None) -> Path:
-    """A folder named in a config: absolute, relative to the working directory, or to the repository."""
-    if not value:
-        if default is None:
-            raise EsmrError("no folder given")
-        return default
-    p = Path(value)
-    if p.is_absolute() or p.exists():
-        return p
-    return REPO_ROOT / p
-
-
-def load_data(speech_dir: str | Path | list, catalog_dir: str | Path, modality: str, cache: Any = None,
-              progress: bool = True, drop_speech_features: list[str] | tuple[str, ...] = ()) -> TrainData:
-    """Featurise one or several speech collections (rows pooled) and a music catalogue (through the cache)."""
-    from ..data.manifest import load_collection
-    from .features import collection_matrix, make_spec
-
-    dirs = list(speech_dir) if isinstance(speech_dir, (list, tuple)) else [speech_dir]
-    if not dirs:
-        raise EsmrError("no speech collection given")
-    try:
-        speeches = [load_collection(d, "speech") for d in dirs]
-        music = load_collection(catalog_dir, "music")
-    except (FileNotFoundError, ValueError) as exc:
-        raise EsmrError(f"{exc} (speech corpus: `esmr corpus bootstrap`; catalogue: `make catalog`)") from None
-    if cache is None:
-        from ..cache import FeatureCache
-        from ..paths import cache_dir
-
-        cache = FeatureCache(cache_dir() / "features")
-    spec = make_spec(modality, drop_speech_features=drop_speech_features)
-    bad = sorted({r["label"] for sp in speeches for r in sp.rows} - set(EMOTIONS))
-    if bad:
-        raise EsmrError(f"speech labels {bad} are not in {EMOTIONS}; map them with esmr_core.emotion.map_label")
-    speech_x = np.concatenate([collection_matrix(sp, spec, cache, progress, skip_bad=True) for sp in speeches])
-    ok = np.isfinite(speech_x).all(axis=1)
-    if not ok.all():
-        print(f"note: left out {int((~ok).sum())} speech clips whose audio could not be used (e.g. no voice found)",
-              file=sys.stderr)
-    rows = [r for r, keep in zip((r for sp in speeches for r in sp.rows), ok) if keep]
-    return TrainData(
-        speech_x=speech_x[ok],
-        speech_labels=np.array([r["label"] for r in rows]),
-        speech_vad=np.array([[r["valence"], r["arousal"], r["dominance"]] for r in rows], dtype=np.float32),
-        split=np.array([r["split"] for r in rows]),
-        music_x=collection_matrix(music, spec, cache, progress),
-        music_moods=np.array([r["mood"] for r in music.rows]),
-        spec=spec,
-        lexically_neutral=np.array([bool(r.get("lexically_neutral", False)) for r in rows]),
-        music_ids=[r["id"] for r in music.rows],
-        speech_voice=np.array([str(r.get("voice", r.get("speaker", ""))) for r in rows]),
-        speech_real=np.array([r.get("tts") == "real" or bool(r.get("real_voice", False)) for r in rows]),
-    )
+log = logging.getLogger(__name__)
 
 
 def _standardiser(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,9 +57,7 @@ def build_model(cfg: TrainConfig, data: TrainData, train_idx: np.ndarray) -> Joi
         model.speech.mean[:], model.speech.std[:] = _standardiser(data.speech_x[train_idx])
         model.music.mean[:], model.music.std[:] = _standardiser(data.music_x)
         if cfg.momentum:
-            model.momentum_update()
-            for p_m, p in zip(model.music_m.parameters(), model.music.parameters()):
-                p_m.copy_(p)
+            ema_update(model.music_m, model.music, 0.0)   # the momentum tower starts as an exact copy
     return model
 
 
@@ -239,8 +102,6 @@ def train_step(model: JointModel, objective: Objective, batch: tuple, data: Trai
     mood_ids = {mood: i for i, mood in enumerate(model.cfg.moods)}
     xs, xm = torch.from_numpy(data.speech_x[s]), torch.from_numpy(data.music_x[m])
     if model.training and (cfg.text_dropout > 0 or cfg.text_weight_aug > 0):
-        from .features import text_columns
-
         u = torch.rand(len(s), generator=gen)  # (B,)
         drop = u < cfg.text_dropout
         # a further share sees its words at a random weight in [0, 1] (partly trusted recognised words)
@@ -276,8 +137,6 @@ def train_step(model: JointModel, objective: Objective, batch: tuple, data: Trai
 def fit(cfg: TrainConfig, data: TrainData, out_dir: str | Path | None = None, progress: bool = False
         ) -> tuple[JointModel, dict[str, Any]]:
     """Train with early stopping on validation MRR. Returns (best model in eval mode, results dict)."""
-    from .evaluate import evaluate_arrays
-
     train_idx, val_idx = data.subset("train"), data.subset("val")
     if len(train_idx) < 2 or len(val_idx) == 0:
         raise EsmrError("the speech collection needs rows in split 'train' (>= 2) and 'val'")
@@ -292,13 +151,9 @@ def fit(cfg: TrainConfig, data: TrainData, out_dir: str | Path | None = None, pr
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg.warmup_epochs * steps, cfg.epochs * steps))
     out_dir = Path(out_dir) if out_dir else None
-    log = open(out_dir / "metrics.jsonl", "w", encoding="utf-8") if out_dir else None
+    metrics = open(out_dir / "metrics.jsonl", "w", encoding="utf-8") if out_dir else None
     best, best_state, best_epoch, since = -1.0, None, 0, 0
-    epochs = range(1, cfg.epochs + 1)
-    if progress:
-        from tqdm.auto import tqdm
-
-        epochs = tqdm(epochs, desc=f"train {cfg.name}", unit="epoch")
+    epochs = progress_bar(range(1, cfg.epochs + 1), f"train {cfg.name}", progress)
     try:
         for epoch in epochs:
             model.train()
@@ -317,9 +172,9 @@ def fit(cfg: TrainConfig, data: TrainData, out_dir: str | Path | None = None, pr
             val = evaluate_arrays(model, data, val_idx, cfg.space)
             row = {"epoch": epoch, "lr": sched.get_last_lr()[0], **{f"train_{k}": v for k, v in sums.items()},
                    **{f"val_{k}": v for k, v in val.items()}}
-            if log:
-                log.write(json.dumps(row) + "\n")
-                log.flush()
+            if metrics:
+                metrics.write(json.dumps(row) + "\n")
+                metrics.flush()
             if val["mrr"] > best + 1e-9:
                 best, best_epoch, since = val["mrr"], epoch, 0
                 best_state = copy.deepcopy(model.state_dict())
@@ -328,8 +183,8 @@ def fit(cfg: TrainConfig, data: TrainData, out_dir: str | Path | None = None, pr
                 if since >= cfg.patience:
                     break
     finally:
-        if log:
-            log.close()
+        if metrics:
+            metrics.close()
     model.load_state_dict(best_state)
     model.eval()
     # reported numbers use one relevance space for every model (EVAL_SPACE), so configs compare
@@ -349,19 +204,18 @@ def run(cfg: TrainConfig, out_dir: str | Path, data: TrainData | None = None, pr
         speech = [resolve_dir(d) for d in cfg.speech] if isinstance(cfg.speech, list) else resolve_dir(cfg.speech)
         data = load_data(speech, resolve_dir(cfg.catalog, default_catalog_dir()), cfg.modality,
                          progress=progress, drop_speech_features=cfg.drop_speech_features)
-    (out_dir / "config.json").write_text(json.dumps({**asdict(cfg), "feature_spec": data.spec}, indent=2) + "\n",
-                                         encoding="utf-8")
+    write_json(out_dir / "config.json", {**asdict(cfg), "feature_spec": data.spec})
     model, results = fit(cfg, data, out_dir, progress)
     results["n_train"], results["n_music"] = int(len(data.subset("train"))), int(len(data.music_moods))
-    (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    write_json(out_dir / "results.json", results)
+    log.info("best epoch %s: val MRR %.3f", results["best_epoch"], results["val"]["mrr"])
     ckpt = out_dir / "checkpoint"
-    model.save_pretrained(ckpt, extra={"train_config": asdict(cfg), "results": results})
-    write_model_card(ckpt, cfg, results, data.spec)
+    model.save_pretrained(ckpt, meta={"train_config": asdict(cfg), "results": results},
+                          card=model_card(cfg, results, data.spec))
     return results
 
 
-def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str, Any],
-                     spec: dict[str, Any] | None = None) -> Path:
+def model_card(cfg: TrainConfig, results: dict[str, Any], spec: dict[str, Any] | None = None) -> str:
     """README.md model card of a joint-model checkpoint: data, metrics, limits, licence."""
     def fmt(m: dict[str, float]) -> str:
         keys = ["mrr", "p@5", "ndcg@5", "emotion_accuracy", "emotion_macro_f1", "ccc_v", "ccc_a", "ccc_d"]
@@ -406,6 +260,4 @@ def write_model_card(directory: str | Path, cfg: TrainConfig, results: dict[str,
         "GPL and BSD-style licences (credited in docs/datasets.md) and the bundled catalogue.",
         "Emotion coordinates: NRC VAD Lexicon (Mohammad 2018).", "",
     ]
-    path = Path(directory) / "README.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    return "\n".join(lines)
