@@ -39,6 +39,7 @@ class ServiceConfig:
     singing: bool = True          # load the singing recommender
     top_k: int = 5
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
+    mood_match: bool = True       # use the checkpoint's moodmatch.json (if it has one) to rank the music
 
 
 # Recognised words count in both readings with the recogniser's calibrated confidence (the probability that
@@ -86,6 +87,11 @@ class Service:
         self.catalog = _catalog(cfg.catalog)
         self.tracks = self.catalog.rows    # a list of dicts (jsonl) or a lazy row view (parquet): tracks[i]
         self.index = catalog_index.load_or_fit_index(self.model, cfg.checkpoint, self.catalog)
+        # emotion-aware retrieval (esmr_core/moodmatch.py): cosine + agreement of the voice's arousal with each
+        # track's energy; a checkpoint without moodmatch.json is searched by the cosine alone
+        from .moodmatch import MoodMatch
+
+        self.moodmatch = MoodMatch.load(cfg.checkpoint) if cfg.mood_match else None
         self.mate = Mate.from_pretrained(_need(cfg.mate_checkpoint, "MATE checkpoint"))
         self.map, self.map_items = self._load_map()
         self.singer = None
@@ -178,7 +184,12 @@ class Service:
             logits, vad = self.model.emotion_from_embedding(z)
             probs = logits.softmax(-1)[0].numpy()
         z_np = z.numpy()
-        scores, idx = self.index.search(z_np, k=k)
+        vad_np = vad.numpy()
+        if self.moodmatch is not None:
+            scores, idx = self.moodmatch.search(self.index, z_np, vad_np[:, 1], vad_np[:, 0], k,
+                                                lambda i: self.tracks[i])
+        else:
+            scores, idx = self.index.search(z_np, k=k)
         xy = self.map.transform(z_np)[0]
         near_xy = self.map.transform(self.index.vectors(idx[0]))  # the retrieved tracks, placed like the query
         timing["model_ms"] = (time.perf_counter() - t) * 1e3
