@@ -12,7 +12,7 @@ Judged per weight pair (arousal weight w_a, valence weight w_v), over the whole 
   calmer/livelier with the benchmark's own Praat levels (esmr_core.realvoice.prosody_level) and read as the
   app reads them: the share of (-k, 0, +k) triples whose mean top-5 energy strictly rises;
 - the val split's TTS voices with their words: MRR (the synthetic split must stay >= 0.50).
-Rule, fixed before the sweep: the smallest w_a (then w_v) whose controlled triples rise in >= 0.90 while the
+Rule (written after a first exploratory sweep on the same val data; applied mechanically on a retrain): the smallest w_a (then w_v) whose controlled triples rise in >= 0.90 while the
 synthetic val MRR stays >= 0.55; when none does, the largest triple share with synthetic val MRR >= 0.50.
 The quantiles are the checkpoint's own predictions on the TRAIN split (esmr_core.moodmatch.fit).
 """
