@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from . import audio as audio_mod
-from . import catalog_index, inputs
+from . import catalog_index, channel_views, inputs
 from .data import store
 from .data.manifest import load_collection
 from .errors import EsmrError, ModelUnavailableError
@@ -40,6 +40,7 @@ class ServiceConfig:
     top_k: int = 5
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
     mood_match: bool = True       # use the checkpoint's moodmatch.json (if it has one) to rank the music
+    channel_views: tuple[str, ...] = channel_views.VIEWS   # extra views the speech tower pools ((): the clip alone)
 
 
 # Recognised words count in both readings with the recogniser's calibrated confidence (the probability that
@@ -176,15 +177,15 @@ class Service:
         if not transcript:
             weight = 0.0
         t = time.perf_counter()
-        x = speech_vector(clip.samples, transcript if weight > 0 else "", self.spec, text_weight=weight)
+        # the clip and its channel views (esmr_core/channel_views.py): their readings are pooled
+        words = transcript if weight > 0 else ""
+        x = np.stack([speech_vector(v, words, self.spec, text_weight=weight)
+                      for v in channel_views.views(clip.samples, self.config.channel_views)])
         timing["features_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        with torch.inference_mode():
-            z = self.model.encode_speech(torch.from_numpy(x[None].astype(np.float32)))
-            logits, vad = self.model.emotion_from_embedding(z)
-            probs = logits.softmax(-1)[0].numpy()
+        z, probs, vad_np = channel_views.pooled_reading(self.model, x)
+        vad = vad_np
         z_np = z.numpy()
-        vad_np = vad.numpy()
         if self.moodmatch is not None:
             scores, idx = self.moodmatch.search(self.index, z_np, vad_np[:, 1], vad_np[:, 0], k,
                                                 lambda i: self.tracks[i])
