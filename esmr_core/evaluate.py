@@ -106,6 +106,12 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
         spec=spec,
     )
     result = evaluate_arrays(model, data, np.arange(len(rows)), space)
+    from .moodmatch import MoodMatch, retrieval_metrics_with_rule
+
+    rule = MoodMatch.load(checkpoint)   # the ranking the service uses, when the checkpoint has one
+    if rule is not None:
+        result |= retrieval_metrics_with_rule(model, rule, data.speech_x, data.speech_labels, data.music_x,
+                                              music.rows, space)
     return {"checkpoint": str(checkpoint), "split": split, "subset": subset, "space": space,
             "transcripts": transcripts,
             "n_skipped": int((~ok).sum()), **result}

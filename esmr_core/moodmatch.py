@@ -182,3 +182,26 @@ def fit(model: Any, speech_x: np.ndarray, spec: dict[str, Any], arousal_weight: 
     return MoodMatch(arousal_weight, valence_weight, np.quantile(vad[:, 1], probs).tolist(),
                      np.quantile(vad[:, 0], probs).tolist(), pool=pool,
                      info={"n_clips": int(len(x)), **(info or {})})
+
+
+def retrieval_metrics_with_rule(model: Any, rule: MoodMatch, speech_x: np.ndarray, speech_labels: Sequence[str],
+                                music_x: np.ndarray, music_rows: Sequence[dict[str, Any]], space: str = "VAD"
+                                ) -> dict[str, float]:
+    """MRR / P@5 / NDCG@5 of speech rows ranked over the WHOLE catalogue by the rule's combined score (what the
+    service answers with), keys prefixed "mood_match_"; music_rows carry each track's energy and valence."""
+    import torch
+
+    from .metrics import retrieval_metrics
+
+    with torch.no_grad():
+        z = model.encode_speech(torch.from_numpy(np.asarray(speech_x, np.float32)))
+        vad = model.emotion_from_embedding(z)[1].numpy()
+        zm = model.encode_music(torch.from_numpy(np.asarray(music_x, np.float32))).numpy()
+    try:
+        e = np.array([float(r["energy"]) for r in music_rows])
+        v = np.array([float(r["valence"]) for r in music_rows])
+    except (KeyError, TypeError, ValueError):
+        raise EsmrError("the catalogue's tracks have no energy/valence; rebuild it with `esmr catalog build`") from None
+    s = rule.scores(z.numpy() @ zm.T, vad[:, 1], vad[:, 0], e, v)
+    out = retrieval_metrics(s, list(speech_labels), [str(r["mood"]) for r in music_rows], space)
+    return {f"mood_match_{k}": float(x) for k, x in out.items()}

@@ -147,3 +147,30 @@ def test_service_ranks_music_with_the_checkpoints_rule(tmp_path):
     off = Service(ServiceConfig(checkpoint=ckpt, singing=False, mood_match=False))
     assert [x["id"] for x in off.analyze_speech(clip, asr=False, top_k=5)["tracks"]] == \
         [x["id"] for x in r0["tracks"]]
+
+
+def test_retrieval_metrics_with_rule_ranks_the_whole_catalogue_by_the_combined_score():
+    import torch
+
+    from esmr_core.metrics import retrieval_metrics
+    from esmr_core.models.joint import JointModel
+    from esmr_core.moodmatch import retrieval_metrics_with_rule
+
+    model = JointModel.from_pretrained(checkpoints_dir() / "esmr-default").eval()
+    rng = np.random.default_rng(0)
+    dim = sum(e["dim"] for e in model.feature_spec["speech"])
+    mdim = sum(e["dim"] for e in model.feature_spec["music"])
+    xs, xm = rng.normal(size=(12, dim)).astype(np.float32), rng.normal(size=(9, mdim)).astype(np.float32)
+    labels = ["angry", "sad", "happy", "neutral"] * 3
+    moods = ["sad", "calm", "exciting", "angry", "happy", "tender", "scary", "funny", "sad"]
+    rows = [{"mood": m, "energy": float(e), "valence": float(v)}
+            for m, e, v in zip(moods, rng.uniform(size=9), rng.uniform(size=9))]
+    with torch.no_grad():
+        cos = model.encode_speech(torch.from_numpy(xs)).numpy() @ model.encode_music(torch.from_numpy(xm)).numpy().T
+    plain = retrieval_metrics(cos, labels, moods)
+    off = retrieval_metrics_with_rule(model, MoodMatch(0.0, 0.0, Q, Q), xs, labels, xm, rows)
+    assert off == pytest.approx({f"mood_match_{k}": v for k, v in plain.items()})
+    strong = retrieval_metrics_with_rule(model, MoodMatch(5.0, 0.0, Q, Q), xs, labels, xm, rows)
+    assert set(strong) == set(off) and all(0 <= v <= 1 for v in strong.values())
+    with pytest.raises(EsmrError, match="energy/valence"):
+        retrieval_metrics_with_rule(model, rule(), xs, labels, xm, [{"mood": m} for m in moods])
