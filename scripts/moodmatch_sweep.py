@@ -6,12 +6,14 @@ corpus's VAL split (never on the real-voice benchmark's voices) and write CHECKP
         [--markdown docs/moodmatch.md]
 
 Judged per weight pair (arousal weight w_a, valence weight w_v), over the whole bundled catalogue:
-- the val split's REAL speakers (rule-made emotions), voice only: energetic-mood share of the top 5 for high-
+- the val split's REAL speakers (rule-made emotions), voice only, from the corpus's cached features (the clip
+  alone, without the service's channel views): energetic-mood share of the top 5 for high-
   (>= 0.6) and low-arousal (<= 0.4) clips, the share of within-speaker (higher, lower arousal) pairs whose mean
   top-5 energy is ordered, and retrieval MRR;
 - CONTROLLED PROSODY on val speakers: their neutral, channel-free clips of 1.5-6 s (up to 16 per speaker) made
   calmer/livelier with the benchmark's own Praat levels (esmr_core.realvoice.prosody_level) and read as the
-  app reads them: the share of (-k, 0, +k) triples whose mean top-5 energy strictly rises;
+  app reads them (the clip pooled with its channel views): the share of (-k, 0, +k) triples whose mean top-5
+  energy strictly rises;
 - the val split's TTS voices with their words: MRR (the synthetic split must stay >= 0.50).
 Rule (written after a first exploratory sweep on the same val data; applied mechanically on a retrain): the smallest w_a (then w_v) whose controlled triples rise in >= 0.90 while the
 synthetic val MRR stays >= 0.55; when none does, the largest triple share with synthetic val MRR >= 0.50.
@@ -30,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from esmr_core import channel_views
 from esmr_core import moodmatch as MM
 from esmr_core import realvoice as rv
 from esmr_core.features import blank_text, speech_vector
@@ -47,7 +50,8 @@ VALENCE_WEIGHTS = [0.0, 0.05, 0.1]
 
 
 def val_prosody_features(speech_dir: Path, spec: dict, per_voice: int = 16) -> dict[str, np.ndarray]:
-    """Features (clips, levels, D) of the val speakers' neutral clips at every benchmark prosody level."""
+    """Features (clips, levels, views, D) of the val speakers' neutral clips at every benchmark prosody level: the
+    clip and its channel views (esmr_core.channel_views.VIEWS), which the service pools."""
     import soundfile as sf
 
     from esmr_core import audio as A
@@ -64,9 +68,10 @@ def val_prosody_features(speech_dir: Path, spec: dict, per_voice: int = 16) -> d
         for r in rs[::max(1, len(rs) // per_voice)][:per_voice]:
             x, sr = sf.read(str(speech_dir / r["path"]), dtype="float32")
             x = x.mean(1) if x.ndim > 1 else x
-            try:
-                feats = [speech_vector(A.from_array(rv.transform_prosody(x, sr, rv.prosody_level(lv)), sr).samples,
-                                       "", spec, text_weight=0.0) for lv in rv.LEVELS]
+            try:   # per level: the features of the clip and of its channel views, as the service reads it
+                feats = [np.stack([speech_vector(v, "", spec, text_weight=0.0) for v in channel_views.views(
+                    A.from_array(rv.transform_prosody(x, sr, rv.prosody_level(lv)), sr).samples)])
+                    for lv in rv.LEVELS]
             except A.AudioError:
                 continue   # the app would refuse one of its renderings
             xs.append(np.stack(feats))
@@ -113,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     zr, vad_r = enc(blank_text(d.speech_x[vr], d.spec))
     zs, vad_s = enc(d.speech_x[vs])
     pros = val_prosody_features(speech_dir, model.feature_spec)
-    n, n_lv, dim = pros["x"].shape
-    zp, vad_p = enc(pros["x"].reshape(-1, dim))
+    n, n_lv, n_views, dim = pros["x"].shape
+    zv, vv = enc(pros["x"].reshape(-1, dim))           # pooled over the views like channel_views.pooled_reading
+    zp = zv.reshape(n * n_lv, n_views, -1).mean(1)
+    zp /= np.linalg.norm(zp, axis=1, keepdims=True)
+    vad_p = vv.reshape(n * n_lv, n_views, -1).mean(1)
     a_true = d.speech_vad[vr, 1]
 
     def ranked(z, vad, mm):
