@@ -93,10 +93,14 @@ ablation: setup
 
 # Retrain the shipped speech models on the whole corpus (TTS + real voices; make corpus first): the joint model
 # from esmr_core/configs/default.json and MATE from configs/mate.json, then their map. Inputs were chosen on the
-# val split's real speakers by scripts/realvoice_ablation.py (docs/inputs.md).
+# val split's real speakers by scripts/realvoice_ablation.py (docs/inputs.md); the music ranking's weights
+# (moodmatch.json next to the weights) on the val split by scripts/moodmatch_sweep.py (docs/moodmatch.md).
 default-models: setup
 	$(BIN)/esmr train --config esmr_core/configs/default.json --out runs/esmr-default
-	cp runs/esmr-default/checkpoint/config.json runs/esmr-default/checkpoint/model.safetensors checkpoints/esmr-default/
+	$(BIN)/python scripts/moodmatch_sweep.py --checkpoint runs/esmr-default/checkpoint --out docs/moodmatch.json \
+		--markdown docs/moodmatch.md
+	cp runs/esmr-default/checkpoint/config.json runs/esmr-default/checkpoint/model.safetensors \
+		runs/esmr-default/checkpoint/moodmatch.json checkpoints/esmr-default/
 	$(BIN)/esmr mate train --config esmr_core/configs/mate.json --out runs/mate-default
 	cp runs/mate-default/config.json runs/mate-default/model.safetensors checkpoints/mate-default/
 	$(BIN)/esmr index build

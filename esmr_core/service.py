@@ -27,8 +27,9 @@ from .data.notes import name_to_midi
 from .encoders.asr import word_weight
 from .errors import EsmrError, ModelUnavailableError
 from .paths import assets_dir, checkpoints_dir, default_catalog_dir, default_songs_dir
-from .retrieval import catalog_index
+from .retrieval import catalog_index, channel_views
 from .retrieval.map2d import Map2D
+from .retrieval.moodmatch import MoodMatch
 from .timeline import analyze_timeline
 from .paths import REPO_ROOT
 from .encoders import get_encoder
@@ -46,6 +47,8 @@ class ServiceConfig:
     singing: bool = True          # load the singing recommender
     top_k: int = 5
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
+    mood_match: bool = True       # use the checkpoint's moodmatch.json (if it has one) to rank the music
+    channel_views: tuple[str, ...] = channel_views.VIEWS   # extra views the speech tower pools ((): the clip alone)
 
 
 
@@ -88,6 +91,9 @@ class Service:
         self.catalog = _catalog(cfg.catalog)
         self.tracks = self.catalog.rows    # a list of dicts (jsonl) or a lazy row view (parquet): tracks[i]
         self.index = catalog_index.load_or_fit_index(self.model, cfg.checkpoint, self.catalog)
+        # emotion-aware retrieval (retrieval/moodmatch.py): cosine + agreement of the voice's arousal with each
+        # track's energy; a checkpoint without moodmatch.json is searched by the cosine alone
+        self.moodmatch = MoodMatch.load(cfg.checkpoint) if cfg.mood_match else None
         self.mate = Mate.from_pretrained(_need(cfg.mate_checkpoint, "MATE checkpoint"))
         self.map, self.map_items = self._load_map()
         self.singer = None
@@ -161,15 +167,20 @@ class Service:
         # calibrated confidence, not at all below the floor (invented words must not outvote the voice)
         weight = word_weight(transcript, confidence)
         t = time.perf_counter()
-        x = speech_vector(clip.samples, transcript if weight > 0 else "", self.spec, text_weight=weight)
+        # the clip and its channel views (esmr_core/retrieval/channel_views.py): their readings are pooled
+        words = transcript if weight > 0 else ""
+        x = np.stack([speech_vector(v, words, self.spec, text_weight=weight)
+                      for v in channel_views.views(clip.samples, self.config.channel_views)])
         timing["features_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        with torch.inference_mode():
-            z = self.model.encode_speech(torch.from_numpy(x[None].astype(np.float32)))
-            logits, vad = self.model.emotion_from_embedding(z)
-            probs = logits.softmax(-1)[0].numpy()
+        z, probs, vad_np = channel_views.pooled_reading(self.model, x)
+        vad = vad_np
         z_np = z.numpy()
-        scores, idx = self.index.search(z_np, k=k)
+        if self.moodmatch is not None:
+            scores, idx = self.moodmatch.search(self.index, z_np, vad_np[:, 1], vad_np[:, 0], k,
+                                                lambda i: self.tracks[i])
+        else:
+            scores, idx = self.index.search(z_np, k=k)
         xy = self.map.transform(z_np)[0]
         near_xy = self.map.transform(self.index.vectors(idx[0]))  # the retrieved tracks, placed like the query
         timing["model_ms"] = (time.perf_counter() - t) * 1e3

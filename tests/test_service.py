@@ -9,6 +9,7 @@ import pytest
 
 from esmr_core.data.manifest import load_collection
 from esmr_core.emotion import EMOTIONS
+from esmr_core.errors import ModelUnavailableError
 from esmr_core.paths import assets_dir
 
 ESMR = [sys.executable, "-m", "esmr_core.cli"]

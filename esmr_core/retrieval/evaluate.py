@@ -19,8 +19,10 @@ from ..emotion import EMOTIONS
 from ..encoders import get_encoder
 from ..errors import AudioError, EsmrError
 from ..metrics import ccc, classification_metrics, retrieval_metrics
+from ..data.manifest import load_collection
 from .data import load_data
 from .model import JointModel
+from .moodmatch import MoodMatch, retrieval_metrics_with_rule
 
 # Subsets of a split: the lexically neutral sentences; the TTS voices alone ("synthetic", the earlier test
 # split's rows) or the real human voices alone ("real", made emotional by rule) of a corpus that holds both
@@ -82,6 +84,11 @@ def evaluate_checkpoint(checkpoint: str | Path, speech_dir: str | Path, catalog_
     except EsmrError as exc:
         raise EsmrError(f"split {split!r}" + (f" ({subset})" if subset else "") + f": {exc}") from None
     result = evaluate_arrays(model, data, np.arange(len(data.split)), space)
+    rule = MoodMatch.load(checkpoint)   # the ranking the service uses, when the checkpoint has one
+    if rule is not None:
+        music_rows = load_collection(catalog_dir, "music").rows   # in the order of data.music_x
+        result |= retrieval_metrics_with_rule(model, rule, data.speech_x, data.speech_labels, data.music_x,
+                                              music_rows, space)
     return {"checkpoint": str(checkpoint), "split": split, "subset": subset, "space": space,
             "transcripts": transcripts, "n_skipped": data.n_skipped, **result}
 
