@@ -68,7 +68,8 @@ def fixed_axes(fig, coords, pad: float = 0.06):
     lo, hi = c.min(axis=0), c.max(axis=0)
     span = np.maximum(hi - lo, 1e-6)
     fig.update_layout(xaxis=dict(range=[float(lo[0] - pad * span[0]), float(hi[0] + pad * span[0])], autorange=False),
-                      yaxis=dict(range=[float(lo[1] - pad * span[1]), float(hi[1] + pad * span[1])], autorange=False))
+                      yaxis=dict(range=[float(lo[1] - pad * span[1]), float(hi[1] + pad * span[1])], autorange=False,
+                                 scaleanchor=False))   # an aspect lock would widen x when the legend shrinks
     return fig
 
 

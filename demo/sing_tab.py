@@ -19,6 +19,7 @@ from demo.guard import Media, RejectedInput, audio_payload, checked, expect_coun
 from demo.players import esc, plain_json, player_row
 from esmr_core import inputs
 from esmr_core.paths import assets_dir
+from esmr_core.singing.synth import VOICE_TYPES
 from esmr_core.singing.transpose import KeyedAudio, shift_words, total_shift, voice_type
 
 TOP_K = 5
@@ -66,7 +67,11 @@ def range_markdown(result: dict[str, Any]) -> str:
         text += f" ({float(r['low_hz']):.0f}–{float(r['high_hz']):.0f} Hz)"
     if "low_midi" in r and "high_midi" in r:
         vt = voice_type(r["low_midi"], r["high_midi"])
-        text += f", like a **{vt}**'s ({VOICE_GROUP.get(vt, vt)})"
+        inside = [t for t, (lo, hi) in VOICE_TYPES.items() if lo <= r["low_midi"] and r["high_midi"] <= hi]
+        others = [t for t in inside if t != vt]
+        text += f", most like a **{vt}** ({VOICE_GROUP.get(vt, vt)})"
+        if others:
+            text += f"; a {' or '.join(others)} sings it comfortably too"
     if "voiced_s" in r:
         text += f" · {float(r['voiced_s']):.1f} s of pitched voice"
     if result.get("duration_s"):
@@ -229,8 +234,8 @@ def sing_tab(svc, media: Media, blocks, keyed: KeyedAudio) -> None:
             run_btn = gr.Button("Find songs to sing", variant="primary", elem_id="sing-btn")
             vrange = gr.Markdown(elem_id="sing-range")
         with gr.Column(scale=1, min_width=300):
-            songs = gr.HTML(PLACEHOLDER, js_on_load=page.PLAYERS_JS, elem_id="songs-list")
             players = gr.HTML("", js_on_load=page.PLAYERS_JS, elem_id="song-players")
+            songs = gr.HTML(PLACEHOLDER, js_on_load=page.PLAYERS_JS, elem_id="songs-list")
     clips = singing_examples(assets_dir() / "examples" / "singing")
     if clips:
         gr.Examples([[c] for c, _ in clips], inputs=[audio], outputs=[result, analysis, songs, vrange],
