@@ -34,11 +34,15 @@ def strip_front_matter(text: str) -> str:
     return text
 
 
-def card_title(text: str, fallback: str) -> str:
-    for line in text.splitlines():
-        if line.startswith("# "):
-            return line[2:].strip()
-    return fallback
+TITLES = {"esmr-default": "Voice → music: the shared speech-music space (esmr-default)",
+          "mate-default": "MATE: emotion from the voice and the words (mate-default)",
+          "sscl-timbre": "Singing: voice-colour encoder (sscl-timbre)",
+          "sscl-expression": "Singing: way-of-singing encoder (sscl-expression)",
+          "tjae": "Singing: overall-sound encoder (tjae)"}
+
+
+def card_heading(text: str) -> str | None:
+    return next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), None)
 
 
 def model_cards(svc) -> list[tuple[str, str]]:
@@ -52,9 +56,10 @@ def model_cards(svc) -> list[tuple[str, str]]:
         if card.is_file() and Path(folder).resolve() not in seen:
             seen.add(Path(folder).resolve())
             text = strip_front_matter(card.read_text(encoding="utf-8"))
-            title = card_title(text, Path(folder).name)
-            body = "\n".join(line for line in text.splitlines() if line.strip() != f"# {title}").strip()
-            out.append((title, body))
+            heading = card_heading(text)
+            body = "\n".join(line for line in text.splitlines() if line.strip() != f"# {heading}").strip()
+            name = Path(folder).name
+            out.append((TITLES.get(name, (heading or name).replace("`", "")), body))
     return out
 
 

@@ -75,7 +75,7 @@ def build_app(service=None, limits: Limits | None = None) -> GuardedBlocks:
                 with gr.Tab("Sing → Songs", id="sing"):
                     sing_tab(service, media, demo, keyed)
             with gr.Tab("Timeline", id="timeline"):
-                timeline_tab(service, media)
+                timeline_tab(service, media, demo)
             with gr.Tab("Explore", id="explore") as explore:
                 explore_tab(service, media, explore)
             with gr.Tab("About", id="about"):

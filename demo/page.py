@@ -31,6 +31,7 @@ def theme() -> gr.themes.Base:
 CSS = """
 /* the selected tab: Soft's indigo-500 is 4.47 : 1 on white; indigo-700 is 7.9 : 1 */
 .tab-container button.selected { color: #4338ca !important; }
+.prose a, .esmr-note a { color: #4338ca; }
 .esmr-list { display: flex; flex-direction: column; gap: 6px; margin: 4px 0; }
 .esmr-row { display: grid; grid-template-columns: 2.6em 1fr auto; align-items: center; gap: 8px;
             border: 1px solid #d1d5db; border-radius: 8px; padding: 6px 10px; background: #fff; }

@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from demo.guard import Media, audio_payload, checked, expect_count, user_errors
+from demo.guard import Media, RejectedInput, audio_payload, checked, expect_count, user_errors
 from esmr_core import inputs
 from esmr_core import timeline as T
 from esmr_core.map2d import LABEL_COLORS
@@ -197,7 +197,7 @@ def cue_files(r: dict[str, Any]) -> list[str]:
 
 
 # ---- the tab ------------------------------------------------------------------------------------------------
-def timeline_tab(svc, media: Media) -> None:
+def timeline_tab(svc, media: Media, blocks=None) -> None:
     def timeline_check(data: list[Any]) -> None:
         expect_count(data, ["audio_path", "script", "use_asr", "min_section_s"], "/timeline")
         audio_payload(data[0], "audio_path")
@@ -222,6 +222,20 @@ def timeline_tab(svc, media: Media) -> None:
             c["file"] = media.url(c["file"]) or ""
         return r, r
 
+    @checked(timeline_check)
+    @user_errors
+    def analyze_page(audio_path, script, use_asr=False, min_section_s=6.0, progress=gr.Progress()):
+        """The page's run: a refusal clears the previous result and its message stays where the summary goes
+        until the next run (the API endpoint raises it instead)."""
+        try:
+            r, _ = analyze(audio_path, script, use_asr, min_section_s, progress=progress)
+        except gr.Error as exc:
+            if isinstance(exc, RejectedInput) and blocks is not None:
+                blocks.uploads.discard(audio_path)
+            return None, None, (f'<div class="esmr-error" role="alert" data-testid="tl-error"><b>Could not read this '
+                                f'recording.</b> {html.escape(str(exc.message))}</div>')
+        return r, r, gr.skip()
+
     def section_outputs(view, audio_path, index):
         sec = _item(view, "sections", index)
         if sec is None:
@@ -236,7 +250,8 @@ def timeline_tab(svc, media: Media) -> None:
     def show(r, audio_path):
         """Fan the result out (right after the analysis, from the server's copy: the page does not send it back)."""
         if not r:
-            return (None, "", None, "", [], gr.update(choices=[], value=None), "", None, None, None)
+            # the summary keeps what the run put there (a refusal's message)
+            return (None, gr.skip(), None, "", [], gr.update(choices=[], value=None), "", None, None, None)
         view = player_view(r)
         first = 0 if r["sections"] else None
         return (view, summary_markdown(r), timeline_figure(r), strip_html(r), sections_table(r),
@@ -296,8 +311,11 @@ def timeline_tab(svc, media: Media) -> None:
     with gr.Accordion("Full result (JSON, as returned by the /timeline API)", open=False):
         result.render()
 
-    run_btn.click(analyze, [audio, script, use_asr, min_section], [result, last], api_name="timeline",
-                  concurrency_id="analysis", show_progress_on=[summary, plot, sections])
+    api_trigger = gr.Button("timeline (API)", visible=False)   # the named endpoint: raises its message
+    api_trigger.click(analyze, [audio, script, use_asr, min_section], [result, last], api_name="timeline",
+                      concurrency_id="analysis")
+    run_btn.click(analyze_page, [audio, script, use_asr, min_section], [result, last, summary],
+                  api_visibility="private", concurrency_id="analysis", show_progress_on=[summary, plot, sections])
     result.change(show, [last, audio], [view, summary, plot, strip, sections, pick, sec_info, mix_player,
                                         track_player, cues], api_visibility="private", show_progress="hidden")
     pick.input(hear_section, [view, audio, pick], [sec_info, mix_player, track_player], api_visibility="private",
