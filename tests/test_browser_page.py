@@ -50,7 +50,8 @@ CONTRAST_JS = """(sel) => {
   return out;
 }"""
 LABEL_SELECTOR = ("[data-testid=block-label], [data-testid=block-info], label span, .esmr-note, .esmr-sub, "
-                  ".esmr-score, .esmr-placeholder, span[data-testid=block-info], .block-title, button[role=tab]")
+                  ".esmr-score, .esmr-placeholder, span[data-testid=block-info], .block-title, button[role=tab], "
+                  "button.primary, .esmr-pick")
 
 
 @pytest.fixture(scope="module")
