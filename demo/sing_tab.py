@@ -187,7 +187,7 @@ def sing_tab(svc, media: Media, blocks, keyed: KeyedAudio) -> None:
         except gr.Error as exc:
             if isinstance(exc, RejectedInput):
                 blocks.uploads.discard(audio_path)
-            return None, None, error_html(str(exc.message)), ""
+            return {"error": str(exc.message)}, None, error_html(str(exc.message)), ""
         first = r["songs"][0]["id"] if r["songs"] else None
         return r, a, songs_html(r, first), range_markdown(r)
 
@@ -220,7 +220,7 @@ def sing_tab(svc, media: Media, blocks, keyed: KeyedAudio) -> None:
     @user_errors
     def choose(r, evt: gr.EventData):
         song_id = getattr(evt, "item", None)
-        if not r or not isinstance(song_id, str):
+        if not r or "songs" not in r or not isinstance(song_id, str):
             return gr.skip(), gr.skip()
         return songs_html(r, song_id), players_for(r, song_id)
 

@@ -249,13 +249,14 @@ def voice_tab(svc, media: Media, blocks) -> None:
         except gr.Error as exc:
             if isinstance(exc, RejectedInput):   # not audio: its upload is deleted now, as for the API
                 blocks.uploads.discard(audio_path)
-            return None, error_html(str(exc.message))
+            # a result of its own (gradio fires no change for a value set to None): the details are cleared
+            return {"error": str(exc.message)}, error_html(str(exc.message))
         return r, tracks_html(r, mood_counts)
 
     @user_errors
     def show(r):
         """Fan one result out to the folded displays (no model runs here)."""
-        if not r:
+        if not r or "error" in r:
             return (None, None, None, "", "", "", "", None, "")
         return (r["emotion"]["probabilities"], r["mate"]["probabilities"], readings_figure(r), readings_markdown(r),
                 r["transcript"], words_markdown(r), licences_markdown(r), voice_map_figure(svc, r), "")

@@ -140,6 +140,14 @@ def test_microphone_recording_shows_emotion_and_music(browser_page, svc, voice_w
     page.locator("#speech-map .js-plotly-plot").wait_for(timeout=30_000)
     legend = page.locator("#speech-map .legend").first.text_content()
     assert f"your top {k} matches" in legend
+    # a click on one of the rings plays that track under the map
+    ring = page.evaluate("() => document.querySelector('#speech-map .js-plotly-plot')._fullData"
+                         ".findIndex(t => t.name && t.name.startsWith('your top'))")
+    page.locator("#speech-map .scatterlayer .trace").nth(ring).locator(".point").nth(1).click(force=True)
+    page.wait_for_function("() => { const a = document.querySelector('#speech-map-player audio');"
+                           " return a && !a.paused; }", timeout=30_000)
+    assert page.locator("#speech-map-player audio").get_attribute("src") == srcs[1]
+    page.locator("#speech-map-player button.esmr-play").click()   # pause
     page.screenshot(path=str(ARTIFACTS / "tab-voice.png"), full_page=True)
 
 
@@ -162,6 +170,9 @@ def test_invalid_file_shows_a_readable_error(browser_page, tmp_path):
     err = page.locator("#speech-results [data-testid=speech-error]")
     err.wait_for(timeout=SLOW)
     assert str(expected.value)[:60] in err.inner_text()
+    # the previous result is cleared: no players, and the folded readings (opened by the test before) are empty
+    assert page.locator("#speech-results button.esmr-play").count() == 0
+    page.wait_for_function("() => !document.querySelector('#readings-md').innerText.trim()", timeout=30_000)
     body = page.locator("body").inner_text()
     assert "Traceback" not in body
     page.screenshot(path=str(ARTIFACTS / "error.png"), full_page=True)

@@ -61,7 +61,7 @@ def browser(app_url):
         pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
     args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+            "--mute-audio"]   # the page's own autoplay rules apply: a player starts after the visitor's click
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=args)
@@ -273,7 +273,7 @@ def fetch_audio(page, app_url: str, src: str) -> tuple[np.ndarray, int]:
     return y.mean(axis=1), sr
 
 
-def test_singing_backing_and_guide_play_in_the_advised_key(desktop, svc, app_url):
+def test_singing_backing_and_guide_play_in_the_advised_key(desktop, svc, app_url, tmp_path):
     import librosa
 
     from esmr_core.audio import load_music
@@ -327,6 +327,16 @@ def test_singing_backing_and_guide_play_in_the_advised_key(desktop, svc, app_url
     page.wait_for_function("(b) => { const e = document.querySelector('[data-testid=ranked-with]');"
                            " return e && e.innerText !== b; }", arg=before, timeout=30_000)
     assert "overall sound 0.95" in page.locator("[data-testid=ranked-with]").inner_text()
+
+    # a refusal replaces the songs and their players, and stays
+    notes = tmp_path / "not-singing.ogg"
+    notes.write_text("these are not notes\n" * 40)
+    upload(page, "sing-audio", notes)
+    page.locator("#sing-btn").click()
+    err = page.locator("#songs-list [data-testid=sing-error]")
+    err.wait_for(timeout=SLOW)
+    page.wait_for_function("() => document.querySelectorAll('#song-players audio').length === 0", timeout=30_000)
+    assert page.locator("#songs-list .esmr-title").count() == 0 and "audio" in err.inner_text().lower()
 
 
 # ---- Explore ------------------------------------------------------------------------------------------------------
