@@ -162,6 +162,13 @@ def singing_examples(folder: Path) -> list[tuple[str, str]]:
             song = str(row.get("text") or row.get("song_id", ""))
             song = song.split(" (")[0]
             secs = row.get("duration_s")
+            if not secs:
+                import soundfile as sf
+
+                try:
+                    secs = sf.info(str(path)).duration
+                except RuntimeError:
+                    secs = None
             out.append((str(path), f"{voice} · {song}" + (f" · {float(secs):.0f} s" if secs else "")))
     return out
 

@@ -114,3 +114,23 @@ def test_the_voice_maps_top_five_have_a_legend_entry(svc):
     rings = [t for t in fig.data if t.name == "your top 5 matches"]
     assert len(rings) == 1 and list(rings[0].customdata) == [t["id"] for t in r["tracks"]]
     assert fig.layout.xaxis.range is not None and fig.layout.xaxis.autorange is False
+
+
+def test_examples_are_offered_honestly():
+    """Singing: at least 4 example singers over at least 2 songs; speech: two groups whose captions give the clip's
+    length, within the length the input asks for (3-30 s)."""
+    import json
+
+    from demo.sing_tab import singing_examples
+    from demo.voice_tab import speech_example_rows
+    from esmr_core.paths import assets_dir
+
+    sing = singing_examples(assets_dir() / "examples" / "singing")
+    assert len(sing) >= 4 and len({cap.split(" · ")[1] for _, cap in sing}) >= 2, sing
+    folder = assets_dir() / "examples" / "speech"
+    rows = {str(folder / r["path"]): r for r in map(json.loads, (folder / "manifest.jsonl").read_text().splitlines())}
+    for group in ("words", "voice-only"):
+        clips = speech_example_rows(folder, group)
+        assert len(clips) == 7
+        for path, cap, words, secs in clips:
+            assert 3 <= secs <= 30 and cap.endswith(f"{secs:.0f} s") and words == rows[path]["text"]
