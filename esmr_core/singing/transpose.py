@@ -2,7 +2,7 @@
 and the advice in words.
 
     plan = playback_plan(row, song)                 # which guide, and how far each file is shifted (semitones)
-    files = KeyedAudio(folder).render(songs_dir, row, song)   # {"backing", "guide", "together": paths, ...}
+    files = KeyedAudio(folder).render(songs_dir, row, song)   # {"backing", "guide", "together": paths, "plan"}
     shift_words(-13) -> "1 octave and 1 semitone lower";  voice_type(45, 62) -> "baritone"
 
 The recommender (recommend.song_factors) advises a song at a key change of `transpose_semitones` (-6..+6, the key
@@ -126,8 +126,8 @@ class KeyedAudio:
                 pass
 
     def render(self, songs_dir: str | Path, row: dict[str, Any], song: dict[str, Any]) -> dict[str, Any]:
-        """The backing in the advised key, the guide where the singer sings, and both together (paths of .ogg
-        files in the folder), with the plan (playback_plan) they follow."""
+        """{"backing", "guide", "together": paths of .ogg files in the folder, "plan": playback_plan(row, song)}:
+        the backing in the advised key, the guide where the singer sings, and both together."""
         songs_dir = Path(songs_dir)
         plan = playback_plan(row, song)
         (b_rel, b_shift), (g_rel, g_shift) = plan["backing"], plan["guide"]
@@ -152,7 +152,7 @@ class KeyedAudio:
                 self._prune()
             for p in out.values():
                 os.utime(p)
-        return {**{k: str(p) for k, p in out.items()}, **plan}
+        return {**{k: str(p) for k, p in out.items()}, "plan": plan}
 
 
 __all__ = ["KeyedAudio", "playback_plan", "shift_words", "voice_type", "total_shift", "shift_audio"]
