@@ -67,8 +67,8 @@ CSS = """
   .esmr-songs .esmr-row { grid-template-columns: 2em 1fr; }
   .esmr-songs .esmr-row .esmr-pick { grid-column: 2; justify-self: start; }
   /* all tabs on one line of a phone: gradio moves the tabs that do not fit into a "..." menu */
-  .tab-container button { padding: 4px 5px !important; font-size: 13px !important; min-width: 0 !important;
-      letter-spacing: -0.01em; }
+  .tab-container button { padding: 4px 3px !important; font-size: 12px !important; min-width: 0 !important;
+      letter-spacing: -0.02em; flex-shrink: 0 !important; white-space: nowrap !important; }
 }
 """
 

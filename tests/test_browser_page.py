@@ -51,7 +51,7 @@ CONTRAST_JS = """(sel) => {
 }"""
 LABEL_SELECTOR = ("[data-testid=block-label], [data-testid=block-info], label span, .esmr-note, .esmr-sub, "
                   ".esmr-score, .esmr-placeholder, span[data-testid=block-info], .block-title, button[role=tab], "
-                  "button.primary, .esmr-pick")
+                  "button.primary, .esmr-pick, .info-text")
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +192,11 @@ def test_phone_shows_every_tab_and_the_results_in_view(phone):
     page = phone
     tabs = page.evaluate("() => [...document.querySelectorAll('#tabs button[role=tab]')].map(b => {"
                          " const r = b.getBoundingClientRect(); return {name: b.innerText, left: r.left, right: r.right,"
-                         " visible: !!b.offsetParent}; })")
+                         " visible: !!b.offsetParent, clipped: b.scrollWidth > b.clientWidth + 1}; })")
     names = [t["name"] for t in tabs]
     assert names == ["Voice → Music", "Sing → Songs", "Timeline", "Explore", "About"], names
     assert all(t["visible"] and t["left"] >= 0 and t["right"] <= PHONE["width"] for t in tabs), tabs
+    assert not any(t["clipped"] for t in tabs), tabs   # each label whole, not cut off
     assert not page.get_by_role("button", name="More tabs").is_visible()
     path, words = example("sad")
     analyse(page, path, words)
@@ -217,7 +218,9 @@ def test_labels_and_help_text_meet_wcag_aa_contrast(request, which):
         found += page.evaluate(CONTRAST_JS, LABEL_SELECTOR)
     assert len(found) >= 5, found
     worst = min(found, key=lambda x: x["ratio"])
-    print(f"{which}: {len(found)} label/help texts, lowest contrast {worst['ratio']:.2f} : 1 ({worst})")
+    kinds = sorted({(round(x["ratio"], 2), x["color"], x["background"]) for x in found})
+    print(f"{which}: {len(found)} label/help texts, lowest contrast {worst['ratio']:.2f} : 1 ({worst}); "
+          f"colour pairs: {kinds}")
     assert worst["ratio"] >= 4.5, worst
 
 
