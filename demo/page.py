@@ -66,6 +66,11 @@ CSS = """
   .esmr-row .esmr-score { grid-column: 2; text-align: left; }
   .esmr-songs .esmr-row { grid-template-columns: 2em 1fr; }
   .esmr-songs .esmr-row .esmr-pick { grid-column: 2; justify-self: start; }
+  /* the Timeline's sections table: without the arousal, valence and artist columns (the section's text has them) */
+  #tl-sections [data-testid="header-4"], #tl-sections [data-testid="header-5"], #tl-sections [data-testid="header-7"],
+  #tl-sections [role=gridcell][data-testid$="-4"], #tl-sections [role=gridcell][data-testid$="-5"],
+  #tl-sections [role=gridcell][data-testid$="-7"] {
+      display: none !important; }
   /* all tabs on one line of a phone: gradio moves the tabs that do not fit into a "..." menu */
   .tab-container button { padding: 4px 3px !important; font-size: 12px !important; min-width: 0 !important;
       letter-spacing: -0.02em; flex-shrink: 0 !important; white-space: nowrap !important; }

@@ -206,6 +206,12 @@ def test_phone_shows_every_tab_and_the_results_in_view(phone):
     # narrow screen: the licence column is dropped from the rows (it stays in the folded licences)
     assert not page.locator("#speech-results .esmr-wide").first.is_visible()
     page.screenshot(path=str(ARTIFACTS / "voice-phone.png"))
+    # the Timeline's sections table drops its arousal, valence and artist columns on a phone
+    page.get_by_role("tab", name="Timeline").click()
+    page.locator("#tl-sections [data-testid=header-3]").wait_for(timeout=30_000)
+    assert [page.locator(f"#tl-sections [data-testid=header-{i}]").is_visible() for i in range(8)] == \
+        [True, True, True, True, False, False, True, False]
+    page.get_by_role("tab", name="Voice → Music").click()
 
 
 @pytest.mark.parametrize("which", ["desktop", "phone"])
