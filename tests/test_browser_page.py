@@ -336,6 +336,11 @@ def test_singing_backing_and_guide_play_in_the_advised_key(desktop, svc, app_url
     page.wait_for_function("(b) => { const e = document.querySelector('[data-testid=ranked-with]');"
                            " return e && e.innerText !== b; }", arg=before, timeout=30_000)
     assert "overall sound 0.95" in page.locator("[data-testid=ranked-with]").inner_text()
+    box = page.locator("#w-timbre input[type=number]")   # and so does the number box
+    box.fill("2")
+    box.press("Enter")
+    page.wait_for_function("() => document.querySelector('[data-testid=ranked-with]').innerText"
+                           ".includes('voice colour 2,')", timeout=30_000)
 
     # a refusal replaces the songs and their players, and stays
     notes = tmp_path / "not-singing.ogg"
