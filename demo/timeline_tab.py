@@ -21,7 +21,7 @@ from typing import Any
 import gradio as gr
 import plotly.graph_objects as go
 
-from demo.guard import Media, audio_payload, checked, expect_count, user_errors
+from demo.guard import Media, RejectedInput, audio_payload, checked, expect_count, user_errors
 from esmr_core import inputs
 from esmr_core import timeline as T
 from esmr_core.retrieval.map2d import LABEL_COLORS
@@ -197,7 +197,7 @@ def cue_files(r: dict[str, Any]) -> list[str]:
 
 
 # ---- the tab ------------------------------------------------------------------------------------------------
-def timeline_tab(svc, media: Media) -> None:
+def timeline_tab(svc, media: Media, blocks=None) -> None:
     def timeline_check(data: list[Any]) -> None:
         expect_count(data, ["audio_path", "script", "use_asr", "min_section_s"], "/timeline")
         audio_payload(data[0], "audio_path")
@@ -222,6 +222,21 @@ def timeline_tab(svc, media: Media) -> None:
             c["file"] = media.url(c["file"]) or ""
         return r, r
 
+    @checked(timeline_check)
+    @user_errors
+    def analyze_page(audio_path, script, use_asr=False, min_section_s=6.0, progress=gr.Progress()):
+        """The page's run: a refusal clears the previous result and its message stays under the button until
+        the next run (the API endpoint raises it instead)."""
+        try:
+            r, _ = analyze(audio_path, script, use_asr, min_section_s, progress=progress)
+        except gr.Error as exc:
+            if isinstance(exc, RejectedInput) and blocks is not None:
+                blocks.uploads.discard(audio_path)
+            failed = {"error": str(exc.message)}
+            return failed, failed, None, (f'<div class="esmr-error" role="alert" data-testid="tl-error"><b>Could not read this '
+                                f'recording.</b> {html.escape(str(exc.message))}</div>')
+        return r, r, audio_path, ""
+
     def section_outputs(view, audio_path, index):
         sec = _item(view, "sections", index)
         if sec is None:
@@ -235,7 +250,7 @@ def timeline_tab(svc, media: Media) -> None:
     @user_errors
     def show(r, audio_path):
         """Fan the result out (right after the analysis, from the server's copy: the page does not send it back)."""
-        if not r:
+        if not r or "error" in r:
             return (None, "", None, "", [], gr.update(choices=[], value=None), "", None, None, None)
         view = player_view(r)
         first = 0 if r["sections"] else None
@@ -255,6 +270,8 @@ def timeline_tab(svc, media: Media) -> None:
         return segment_markdown(seg), (16000, T.excerpt(audio_path, float(seg["start_s"]), float(seg["end_s"])))
 
     last = gr.State(None)    # the full result, only for the fan-out right after the analysis
+    # the recording it was made from (the fan-out's mix; None after a refusal, whose upload is deleted at once)
+    analysed = gr.State(None)
     view = gr.JSON(visible=False, elem_id="tl-view")   # what the players read, kept by the page
     result = gr.JSON(render=False, elem_id="tl-json")
     gr.Markdown("A voice-over, a podcast, a conversation: up to 10 minutes (25 MB). The recording is cut into "
@@ -277,6 +294,7 @@ def timeline_tab(svc, media: Media) -> None:
                                     elem_id="tl-min-section")
             run_btn = gr.Button("Analyse the recording", variant="primary", elem_id="tl-btn")
             summary = gr.Markdown(elem_id="tl-summary")
+            error = gr.HTML("", elem_id="tl-error")   # a refusal's message, until the next run
     plot = gr.Plot(label="Emotion arc: arousal and valence per utterance (MATE dotted), sections as bands",
                    elem_id="tl-plot")
     strip = gr.HTML("", js_on_load=STRIP_JS, css_template=STRIP_CSS, elem_id="tl-strip")
@@ -296,9 +314,12 @@ def timeline_tab(svc, media: Media) -> None:
     with gr.Accordion("Full result (JSON, as returned by the /timeline API)", open=False):
         result.render()
 
-    run_btn.click(analyze, [audio, script, use_asr, min_section], [result, last], api_name="timeline",
-                  concurrency_id="analysis", show_progress_on=[summary, plot, sections])
-    result.change(show, [last, audio], [view, summary, plot, strip, sections, pick, sec_info, mix_player,
+    api_trigger = gr.Button("timeline (API)", visible=False)   # the named endpoint: raises its message
+    api_trigger.click(analyze, [audio, script, use_asr, min_section], [result, last], api_name="timeline",
+                      concurrency_id="analysis")
+    run_btn.click(analyze_page, [audio, script, use_asr, min_section], [result, last, analysed, error],
+                  api_visibility="private", concurrency_id="analysis", show_progress_on=[summary, plot, sections])
+    result.change(show, [last, analysed], [view, summary, plot, strip, sections, pick, sec_info, mix_player,
                                         track_player, cues], api_visibility="private", show_progress="hidden")
     pick.input(hear_section, [view, audio, pick], [sec_info, mix_player, track_player], api_visibility="private",
                show_progress="hidden")

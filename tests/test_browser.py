@@ -90,10 +90,6 @@ def fetch_recording(page, root) -> Path:
     return path
 
 
-def table_column(page, table: str, col: int, rows: int) -> list[str]:
-    return [page.locator(f"#{table} [data-testid='cell-{r}-{col}']").inner_text().strip() for r in range(rows)]
-
-
 def test_microphone_recording_shows_emotion_and_music(browser_page, svc, voice_wav):
     page = browser_page.page
     root = page.locator("#speech-audio")
@@ -119,9 +115,10 @@ def test_microphone_recording_shows_emotion_and_music(browser_page, svc, voice_w
     page.locator("#speech-asr input[type=checkbox]").uncheck()
     page.locator("#analyze-btn").click()
     k = len(from_recording["tracks"])
-    page.locator(f"#tracks-table [data-testid='cell-{k - 1}-1']").wait_for(timeout=SLOW)
-    shown_label = page.locator("#emotion-label [data-testid='label-output-value']").inner_text().strip()
-    shown_titles = table_column(page, "tracks-table", 1, k)
+    page.locator("#speech-results button.esmr-play").nth(k - 1).wait_for(timeout=SLOW)
+    line = page.locator("[data-testid=speech-summary-line]").inner_text().strip()
+    shown_label = line.removeprefix("You sound ").split(":")[0]
+    shown_titles = [t.split(". ", 1)[1].strip() for t in page.locator("#speech-results .esmr-title").all_inner_texts()]
     assert shown_label == from_recording["emotion"]["label"]
     assert shown_titles == [t["title"] for t in from_recording["tracks"]]
     # the browser's recorder is lossy (not sample-exact), so vs the original file: the same reading within what
@@ -131,9 +128,26 @@ def test_microphone_recording_shows_emotion_and_music(browser_page, svc, voice_w
     assert shown_label in top2, (shown_label, from_file["emotion"]["probabilities"])
     assert abs(from_recording["vad"]["arousal"] - from_file["vad"]["arousal"]) < 0.05
     assert len(set(shown_titles) & {t["title"] for t in from_file["tracks"]}) >= 3
-    page.locator("#speech-map .js-plotly-plot").wait_for(timeout=30_000)
+    # every track has its own player, on the catalogue audio the result names
+    srcs = page.evaluate("() => [...document.querySelectorAll('#speech-results audio')].map(a => a.getAttribute('src'))")
+    assert len(srcs) == k and all(s.startswith("media/music/") for s in srcs)
+    # the details are folded below: the readings (both models), the map
+    page.get_by_text("How your voice was read", exact=False).first.click()
     page.locator("#vad-plot .js-plotly-plot").wait_for(timeout=30_000)
-    page.locator("#track-player [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    assert page.locator("#emotion-label [data-testid='label-output-value']").inner_text().strip() == shown_label
+    assert "Which reading picks the music" in page.locator("#readings-md").inner_text()
+    page.get_by_text("Your voice among the music", exact=False).first.click()
+    page.locator("#speech-map .js-plotly-plot").wait_for(timeout=30_000)
+    legend = page.locator("#speech-map .legend").first.text_content()
+    assert f"your top {k} matches" in legend
+    # a click on one of the rings plays that track under the map
+    ring = page.evaluate("() => document.querySelector('#speech-map .js-plotly-plot')._fullData"
+                         ".findIndex(t => t.name && t.name.startsWith('your top'))")
+    page.locator("#speech-map .scatterlayer .trace").nth(ring).locator(".point").nth(1).click(force=True)
+    page.wait_for_function("() => { const a = document.querySelector('#speech-map-player audio');"
+                           " return a && !a.paused; }", timeout=30_000)
+    assert page.locator("#speech-map-player audio").get_attribute("src") == srcs[1]
+    page.locator("#speech-map-player button.esmr-play").click()   # pause
     page.screenshot(path=str(ARTIFACTS / "tab-voice.png"), full_page=True)
 
 
@@ -153,7 +167,12 @@ def test_invalid_file_shows_a_readable_error(browser_page, tmp_path):
     with pytest.raises(AudioError) as expected:
         load_audio(bad)
     page.locator("#analyze-btn").click()
-    page.get_by_text(str(expected.value)[:60], exact=False).first.wait_for(timeout=SLOW)
+    err = page.locator("#speech-results [data-testid=speech-error]")
+    err.wait_for(timeout=SLOW)
+    assert str(expected.value)[:60] in err.inner_text()
+    # the previous result is cleared: no players, and the folded readings (opened by the test before) are empty
+    assert page.locator("#speech-results button.esmr-play").count() == 0
+    page.wait_for_function("() => !document.querySelector('#readings-md').innerText.trim()", timeout=30_000)
     body = page.locator("body").inner_text()
     assert "Traceback" not in body
     page.screenshot(path=str(ARTIFACTS / "error.png"), full_page=True)
@@ -167,13 +186,16 @@ def test_singing_upload_recommends_songs(browser_page, svc, singing_clip):
     root.locator("input[type=file]").set_input_files(str(singing_clip))
     root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
     page.locator("#sing-btn").click()
-    page.locator("#songs-table [data-testid='cell-0-1']").wait_for(timeout=SLOW)
+    page.locator("#songs-list .esmr-title").first.wait_for(timeout=SLOW)
     expected = svc.rank_songs(svc.analyze_singing(str(singing_clip)), svc.singing_default_weights(), top_k=5)
     expected = expected["songs"] if isinstance(expected, dict) else expected
-    assert table_column(page, "songs-table", 1, len(expected)) == [s["title"] for s in expected]
+    assert [t.strip() for t in page.locator("#songs-list .esmr-title").all_inner_texts()] == [s["title"] for s in expected]
     assert "–" in page.locator("#sing-range").inner_text()
-    page.locator("#song-backing [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
-    page.locator("#song-guide [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    # the chosen song's backing, guide and both together, transposed into the advised key
+    page.locator("#song-players audio").nth(2).wait_for(state="attached", timeout=30_000)
+    srcs = page.evaluate("() => [...document.querySelectorAll('#song-players audio')].map(a => a.getAttribute('src'))")
+    assert len(srcs) == 3 and all(s.startswith("media/keyed/") for s in srcs)
+    assert f"sing in {expected[0]['key']}" in page.locator("#song-players").inner_text()
     page.screenshot(path=str(ARTIFACTS / "tab-sing.png"), full_page=True)
 
 
@@ -182,11 +204,11 @@ def test_explore_map_renders_and_plays_a_point(browser_page, svc):
     page.get_by_role("tab", name="Explore").click()
     page.locator("#explore-plot .js-plotly-plot").wait_for(timeout=30_000)
     assert page.locator("#explore-plot .scatterlayer .point").count() >= min(20, len(svc.map_items))
-    page.locator("#explore-pick input").click()
+    page.locator("#explore-pick input").click()   # the list: nothing preselected, every entry playable
     options = page.locator("ul[role=listbox] li")
     assert options.count() >= 2
-    options.nth(1).click()   # the first one is preselected: choosing it again would not fire a change
-    page.locator("#explore-player [data-testid='download-link']").wait_for(state="attached", timeout=30_000)
+    options.nth(1).click()
+    page.locator("#explore-player audio").wait_for(state="attached", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "tab-explore.png"), full_page=True)
     page.get_by_role("tab", name="About").click()
     page.locator("#about-md").wait_for(timeout=10_000)

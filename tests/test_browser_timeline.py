@@ -118,6 +118,14 @@ def test_timeline_error_is_readable(page, tmp_path):
     pg.locator("#tl-btn").click()
     pg.get_by_text("is not an audio file", exact=False).first.wait_for(timeout=SLOW)
     assert "Traceback" not in pg.locator("body").inner_text()
+    # under the button, the previous result cleared, and still there after gradio's toasts are gone
+    assert "is not an audio file" in pg.locator("#tl-error").inner_text()
+    pg.wait_for_function("() => !document.querySelector('#tl-summary').innerText.trim()", timeout=30_000)
+    cells = pg.locator("#tl-sections [data-testid='cell-0-3']")   # an empty table keeps one blank row
+    assert cells.count() == 0 or not cells.first.inner_text().strip(), cells.first.inner_text()
+    assert not pg.locator("#tl-summary").inner_text().strip()
+    pg.wait_for_timeout(10_500)
+    assert "is not an audio file" in pg.locator("#tl-error").inner_text()
 
 
 def test_timeline_page_requests_nothing_outside_loopback(page):
