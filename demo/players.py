@@ -5,18 +5,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import json
 from typing import Any, Sequence
 
+from esmr_core.data.manifest import load_collection
+from esmr_core.errors import EsmrError
+from esmr_core.files import to_json
 from esmr_core.retrieval.map2d import LABEL_COLORS
 
 esc = html.escape
 
 
 def plain_json(obj: Any) -> Any:
-    """Numpy scalars/arrays -> plain JSON types (what the API returns)."""
-    import json
-
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    """Numpy scalars/arrays -> plain JSON types (what the API returns), through the package's one serialiser."""
+    return json.loads(to_json(obj))
 
 
 def dom_id(*parts: Any) -> str:
@@ -95,3 +97,13 @@ def map_coords(the_map, item_id: str) -> tuple[float, float] | None:
     if n is None:
         return None
     return float(the_map.coords_[n, 0]), float(the_map.coords_[n, 1])
+
+
+def example_clips(folder) -> list[tuple[dict[str, Any], str]]:
+    """(row, absolute path) of the bundled example clips of a collection folder that exist on disk, in
+    manifest order; [] when the folder holds no collection (the tab then offers no examples)."""
+    try:
+        col = load_collection(folder)
+    except EsmrError:
+        return []
+    return [(row, str(col.path(row))) for row in col.rows if row.get("path") and col.path(row).is_file()]

@@ -8,7 +8,6 @@ raises it instead (gradio_client: AppError).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import gradio as gr
 
 from demo import page
 from demo.guard import Media, RejectedInput, audio_payload, checked, expect_count, user_errors
-from demo.players import esc, plain_json, player_row
+from demo.players import esc, example_clips, plain_json, player_row
 from esmr_core import inputs
 from esmr_core.paths import assets_dir
 from esmr_core.singing.synth import VOICE_TYPES
@@ -150,26 +149,20 @@ PLACEHOLDER = ('<div class="esmr-placeholder">Sing 10-30 s (any melody, held not
 
 def singing_examples(folder: Path) -> list[tuple[str, str]]:
     """(path, caption) of every bundled example singer: voice, song, length."""
-    manifest = folder / "manifest.jsonl"
-    if not manifest.is_file():
-        return []
     out = []
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else {}
-        path = folder / str(row.get("path", ""))
-        if row.get("path") and path.is_file():
-            voice = str(row.get("voice", "")).split("-")[0]
-            song = str(row.get("text") or row.get("song_id", ""))
-            song = song.split(" (")[0]
-            secs = row.get("duration_s")
-            if not secs:
-                import soundfile as sf
+    for row, path in example_clips(folder):
+        voice = str(row.get("voice", "")).split("-")[0]
+        song = str(row.get("text") or row.get("song_id", ""))
+        song = song.split(" (")[0]
+        secs = row.get("duration_s")
+        if not secs:
+            import soundfile as sf
 
-                try:
-                    secs = sf.info(str(path)).duration
-                except RuntimeError:
-                    secs = None
-            out.append((str(path), f"{voice} · {song}" + (f" · {float(secs):.0f} s" if secs else "")))
+            try:
+                secs = sf.info(str(path)).duration
+            except RuntimeError:
+                secs = None
+        out.append((str(path), f"{voice} · {song}" + (f" · {float(secs):.0f} s" if secs else "")))
     return out
 
 

@@ -8,7 +8,6 @@ the same function raising the message (gradio_client: AppError), on a trigger of
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import plotly.graph_objects as go
 
 from demo import page
 from demo.guard import Media, RejectedInput, audio_payload, checked, expect_count, user_errors
-from demo.players import plain_json, esc, fixed_axes, map_coords, mood_chip, player_row, ring_trace, single_player
+from demo.players import plain_json, esc, example_clips, fixed_axes, map_coords, mood_chip, player_row, ring_trace, single_player
 from esmr_core import inputs
 from esmr_core.emotion import best_mood
 from esmr_core.paths import assets_dir
@@ -198,14 +197,9 @@ def voice_map_figure(svc, r: dict[str, Any] | None):
 def speech_example_rows(folder: Path, group: str) -> list[tuple[str, str, str, float]]:
     """(path, caption, known words, seconds) of the example voices of one group ("words": TTS with their words;
     "voice-only": real voices without words), one per emotion, captioned with the emotion and the length."""
-    manifest = folder / "manifest.jsonl"
-    if not manifest.is_file():
-        return []
     out = []
-    for line in manifest.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line) if line.strip() else {}
-        path = folder / str(row.get("path", ""))
-        if row.get("group", "words") == group and row.get("path") and path.is_file():
+    for row, path in example_clips(folder):
+        if row.get("group", "words") == group:
             secs = float(row.get("duration_s") or 0.0)
             cap = f"{row['label']} · {secs:.0f} s" if secs else str(row["label"])
             out.append((str(path), cap, str(row.get("text") or ""), secs))
