@@ -32,7 +32,7 @@ import gradio as gr  # noqa: E402
 from demo import page  # noqa: E402
 from demo.about_tab import about_tab  # noqa: E402
 from demo.explore_tab import explore_tab  # noqa: E402
-from demo.guard import (AUDIO_SUFFIXES, GENERIC_ERROR, GuardedBlocks, Limits, Media,  # noqa: E402,F401
+from demo.guard import (GENERIC_ERROR, GuardedBlocks, Limits, Media,  # noqa: E402,F401
                         ServerGuard, lifespan_for, media_of)
 from demo.players import plain_json  # noqa: E402,F401
 from demo.sing_tab import sing_tab  # noqa: E402
@@ -46,7 +46,6 @@ log = logging.getLogger("esmr.demo")
 TOP_K = 5
 KEYED_DIR = Path(tempfile.gettempdir()) / "esmr-keyed"   # transposed backing tracks and guides (a cache)
 QUEUE_MAX = Limits().queue_size   # requests waiting beyond this are refused with "queue full"
-AUDIO_EXTS = AUDIO_SUFFIXES
 
 
 def speech_examples(folder: Path, group: str) -> list[tuple[str, str, str]]:

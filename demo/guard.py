@@ -31,6 +31,7 @@ import gradio as gr
 from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 
+from esmr_core.files import AUDIO_EXTENSIONS
 from esmr_core import inputs
 from esmr_core.audio import MAX_BYTES, NotAudioError
 from esmr_core.errors import EsmrError
@@ -39,7 +40,7 @@ log = logging.getLogger("esmr.demo")
 MULTIPART_SLACK = 64 * 1024     # bytes of multipart framing allowed on top of one file in an upload request
 MEDIA_PREFIX = "media"
 PRUNE_AFTER_S = 5               # an empty upload folder is removed once it has been untouched this long
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".webm")
+AUDIO_SUFFIXES = AUDIO_EXTENSIONS   # the only files the media route serves (and only from the allowed folders)
 mimetypes.add_type("audio/ogg", ".opus")
 
 

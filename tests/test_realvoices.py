@@ -110,7 +110,7 @@ def test_settings_are_reproducible_by_seed_and_follow_the_profiles(profiles):
 
 def test_transform_is_deterministic(analysed, profiles):
     _, params = analysed
-    s = E.draw_settings("fear", R._rng(0, "det"), profiles)   # fear: jitter and tremor use the noise seed
+    s = E.draw_settings("fear", R.seeded_rng(0, "det"), profiles)   # fear: jitter and tremor use the noise seed
     assert np.array_equal(E.transform(params, s), E.transform(params, s))
 
 
@@ -118,7 +118,7 @@ def test_transform_is_deterministic(analysed, profiles):
 @pytest.mark.parametrize("label", EMOTIONS)
 def test_transform_moves_f0_duration_and_level_as_the_settings_say(label, analysed, profiles):
     y, params = analysed
-    s = E.draw_settings(label, R._rng(5, label), profiles)
+    s = E.draw_settings(label, R.seeded_rng(5, label), profiles)
     z = E.transform(params, s)
     assert np.isfinite(z).all()
     shift = 12 * np.log2(_f0_median(z) / _f0_median(y))
@@ -137,7 +137,7 @@ def test_angry_is_higher_faster_brighter_and_wider_than_sad(analysed, profiles):
     y, params = analysed
     out = {}
     for label in ("angry", "sad", "neutral"):
-        s = E.draw_settings(label, R._rng(1, label), profiles)
+        s = E.draw_settings(label, R.seeded_rng(1, label), profiles)
         z = E.transform(params, s)
         out[label] = (_f0_median(z), len(z), _alpha(z), _f0_sd_st(z))
     (fa, na, aa, ra), (fs, ns, as_, rs), (fn, nn, an, rn) = out["angry"], out["sad"], out["neutral"]
@@ -149,7 +149,7 @@ def test_angry_is_higher_faster_brighter_and_wider_than_sad(analysed, profiles):
 
 def test_neutral_is_nearly_the_source(analysed, profiles):
     y, params = analysed
-    s = E.draw_settings("neutral", R._rng(2, "n"), profiles)
+    s = E.draw_settings("neutral", R.seeded_rng(2, "n"), profiles)
     z = E.transform(params, s)
     assert abs(12 * np.log2(_f0_median(z) / _f0_median(y))) < 0.8
     assert abs(len(z) / len(y) - 1) < 0.08 and abs(_alpha(z) - _alpha(y)) < 2.5
@@ -204,10 +204,10 @@ def test_synthetic_room_response_decays_at_its_rt60():
 
 
 def test_channel_draws_are_seeded_and_complete():
-    a = [E.draw_channel(R._rng(0, f"c{k}"), 1.0) for k in range(60)]
-    assert a == [E.draw_channel(R._rng(0, f"c{k}"), 1.0) for k in range(60)]
+    a = [E.draw_channel(R.seeded_rng(0, f"c{k}"), 1.0) for k in range(60)]
+    assert a == [E.draw_channel(R.seeded_rng(0, f"c{k}"), 1.0) for k in range(60)]
     assert all(a) and {fx["kind"] for chain in a for fx in chain} == set(E.CHANNEL_KINDS)
-    assert not any(E.draw_channel(R._rng(0, f"c{k}"), 0.0) for k in range(20))
+    assert not any(E.draw_channel(R.seeded_rng(0, f"c{k}"), 0.0) for k in range(20))
 
 
 # ---- refused sources ----------------------------------------------------------------------------------

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ..files import AUDIO_EXTENSIONS
 from .. import emotion
 from ..errors import EsmrError
 from .manifest import Collection, new_collection
 
-AUDIO_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".mp4", ".mkv")
 
 
 @dataclass
@@ -68,7 +68,7 @@ def _not_like(corpus: str, root: Path, expect: str) -> EsmrError:
     return EsmrError(f"this does not look like a {corpus} folder: expected {expect} under {root}")
 
 
-def _walk(root: Path, exts: Iterable[str] = AUDIO_EXTS) -> Iterable[Path]:
+def _walk(root: Path, exts: Iterable[str] = AUDIO_EXTENSIONS) -> Iterable[Path]:
     """Files under root with one of the extensions (case-insensitive); hidden files and '._' forks skipped."""
     exts = tuple(exts)
     for dirpath, dirnames, filenames in os.walk(root):
@@ -536,7 +536,7 @@ def read_soundtracks360(root: str | Path) -> ImportResult:
     same excerpt's Set 1 number); splits hash the Set 1 number so both copies land in the same split.
     """
     base = _root(root, "Soundtracks360", _ST_EXPECT)
-    all_files = list(_walk(base, (".csv", ".xls", ".xlsx") + AUDIO_EXTS))
+    all_files = list(_walk(base, (".csv", ".xls", ".xlsx") + AUDIO_EXTENSIONS))
     ratings = [p for p in all_files if re.fullmatch(r"mean_ratings_set[12]\.csv", p.name.lower())]
     if not ratings:
         if any(p.name.lower().startswith("mean_ratings") for p in all_files):
@@ -546,7 +546,7 @@ def read_soundtracks360(root: str | Path) -> ImportResult:
     for rpath in sorted(ratings):
         set_no = rpath.name.lower()[-5]
         in_set = re.compile(rf"set[ _-]?{set_no}", re.IGNORECASE)
-        audio = {int(p.stem): p for p in all_files if p.suffix.lower() in AUDIO_EXTS and p.stem.isdigit()
+        audio = {int(p.stem): p for p in all_files if p.suffix.lower() in AUDIO_EXTENSIONS and p.stem.isdigit()
                  and any(in_set.match(part) for part in p.relative_to(base).parts[:-1])}
         table = _read_csv(rpath)
         head = [h.strip().lower() for h in table[0]]

@@ -28,13 +28,11 @@ from ..errors import EsmrError
 from . import emofilt
 from ..files import atomic_write_text
 from .manifest import load_collection, write_jsonl
+from .profiles import seeded_rng
 
 KINDS = ("telephone", "noise")
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
-    h = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(h[:8], "little"))
 
 
 def draw_effect(kind: str, rng: np.random.Generator) -> dict[str, Any]:
@@ -56,7 +54,7 @@ def build(speech_dir: str | Path, out: str | Path, seed: int = 0, kinds: Sequenc
 
     src = load_collection(speech_dir, "speech")
     for k in kinds:
-        draw_effect(k, np.random.default_rng(0))            # unknown kinds fail before any work
+        draw_effect(k, np.random.defaultseeded_rng(0))            # unknown kinds fail before any work
     rows = [r for r in src.rows if r["split"] in splits and not r.get("channel")
             and (not real_only or r.get("real_voice") or r.get("tts") == "real")]
     if limit is not None:
@@ -72,7 +70,7 @@ def build(speech_dir: str | Path, out: str | Path, seed: int = 0, kinds: Sequenc
         if sr != emofilt.SR:
             raise EsmrError(f"{r['id']} is at {sr} Hz; the corpus is at {emofilt.SR} Hz")
         for kind in kinds:
-            fx = draw_effect(kind, _rng(seed, f"{r['id']}:{kind}"))
+            fx = draw_effect(kind, seeded_rng(seed, f"{r['id']}:{kind}"))
             z, chain = emofilt.augment(y, [fx])
             cid = f"{r['id']}-{kind}"
             rel = f"clips/{cid}.flac"

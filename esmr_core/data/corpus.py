@@ -48,7 +48,7 @@ from ..errors import EsmrError
 from ..paths import RESOURCES_DIR
 from . import realvoices, tts
 from .manifest import Collection, load_collection, new_collection
-from .profiles import bank_hash, load_prosody_profiles, load_sentence_bank  # noqa: F401 (part of the API)
+from .profiles import bank_hash, load_prosody_profiles, load_sentence_bank, seeded_rng  # noqa: F401 (API)
 from .realvoices import is_real, real_info
 
 SPLITS = ("train", "val", "test")
@@ -114,10 +114,6 @@ class ClipSpec:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
-def _rng(seed: int, key: str) -> np.random.Generator:
-    """A generator that depends only on (seed, key): stable across runs, worker counts and Python versions."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 # ---- splits and plan ----------------------------------------------------------------------------------
@@ -127,7 +123,7 @@ def split_sentences(bank: dict[str, Any], seed: int = 0) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, items in groups.items():
         ids = [s["id"] for s in items]
-        order = _rng(seed, f"split:{name}").permutation(len(ids))
+        order = seeded_rng(seed, f"split:{name}").permutation(len(ids))
         n_val = max(1, round(SENTENCE_FRACTIONS["val"] * len(ids)))
         n_test = max(1, round(SENTENCE_FRACTIONS["test"] * len(ids)))
         for rank, idx in enumerate(order):
@@ -167,7 +163,7 @@ def plan_clips(seed: int = 0, bank: dict[str, Any] | None = None, voices: tuple[
     plan: list[ClipSpec] = []
     for sent, label, lexneu in jobs:
         split = splits[sent["id"]]
-        rng = _rng(seed, f"voices:{sent['id']}:{label}")
+        rng = seeded_rng(seed, f"voices:{sent['id']}:{label}")
         pipers = [v for v in voices if v.split == split and v.tts == "piper"]
         espeaks = [v for v in voices if v.split == split and v.tts == "espeak"]
         chosen = [pipers[rng.integers(len(pipers))]] if pipers else []
@@ -177,7 +173,7 @@ def plan_clips(seed: int = 0, bank: dict[str, Any] | None = None, voices: tuple[
             cid = f"{sent['id']}-{label}-{voice.name}"
             plan.append(ClipSpec(id=cid, sentence_id=sent["id"], text=sent["text"], label=label, voice=voice.name,
                                  split=split, lexically_neutral=lexneu,
-                                 settings=draw_settings(label, by_name[voice.name], _rng(seed, cid), profiles)))
+                                 settings=draw_settings(label, by_name[voice.name], seeded_rng(seed, cid), profiles)))
     if limit is not None and limit < len(plan):
         plan = _spread(plan, limit, by_name, seed)
     return plan
@@ -188,7 +184,7 @@ def _spread(plan: list[ClipSpec], limit: int, voices: dict[str, Voice], seed: in
     groups: dict[tuple[str, str], list[ClipSpec]] = {}
     for c in plan:
         groups.setdefault((c.label, voices[c.voice].tts), []).append(c)
-    rng = _rng(seed, "limit")
+    rng = seeded_rng(seed, "limit")
     queues = [[g[i] for i in rng.permutation(len(g))] for _, g in sorted(groups.items())]
     out: list[ClipSpec] = []
     while len(out) < limit:

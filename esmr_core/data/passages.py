@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
-from .corpus import (VOICES, ClipSpec, Voice, _rng, draw_settings, load_prosody_profiles, load_sentence_bank,
+from .profiles import seeded_rng
+from .corpus import (VOICES, ClipSpec, Voice, draw_settings, load_prosody_profiles, load_sentence_bank,
                      render_audio, split_sentences)
 
 SR = 16000
@@ -67,7 +68,7 @@ def synth_passages(seed: int = 0, passages: Sequence[tuple[str, str]] = PASSAGES
             voice = by_name[voices[(i + k) % len(voices)]]
             spec = ClipSpec(id=f"tl-{sent['id']}-{voice.name}", sentence_id=sent["id"], text=sent["text"],
                             label=prosody, voice=voice.name, split="test", lexically_neutral=False,
-                            settings=draw_settings(prosody, voice, _rng(seed, sent["id"] + voice.name), profiles))
+                            settings=draw_settings(prosody, voice, seeded_rng(seed, sent["id"] + voice.name), profiles))
             if i:
                 parts.append(np.zeros(int(gap_s * SR), np.float32))
             parts.append(render_audio(spec, voice))

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..emotion import EMOTIONS
 from ..errors import EsmrError
 from ..paths import RESOURCES_DIR
@@ -36,3 +38,9 @@ def load_prosody_profiles(path: str | Path | None = None) -> dict[str, dict[str,
     if missing:
         raise EsmrError(f"prosody profiles {path} lack emotions {missing}")
     return profiles
+
+
+def seeded_rng(seed: int, key: str) -> np.random.Generator:
+    """A generator that depends only on (seed, key): stable across runs, worker counts and Python versions."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))

@@ -55,7 +55,7 @@ from ..files import atomic_write_text
 from ..paths import RESOURCES_DIR
 from . import emofilt
 from .manifest import Collection, load_collection, new_collection
-from .profiles import load_prosody_profiles
+from .profiles import load_prosody_profiles, seeded_rng
 
 logger = logging.getLogger(__name__)
 
@@ -365,15 +365,12 @@ def assign_speakers(src: Source, scans: list[dict[str, Any]]) -> list[Speaker]:
 
 
 # ---- plan ---------------------------------------------------------------------------------------------
-def _rng(seed: int, key: str) -> np.random.Generator:
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
 def plan_base_clips(spk: Speaker, max_clips: int, seed: int = 0) -> list[dict[str, Any]]:
     """Join the speaker's prompts (shuffled, seeded; each used once) into base clips of CLIP_S seconds with
     PAUSE_S pauses. Returns [{"base_id", "voice", "segments": [{"path", "start", "end", "noise_rms"}], "pauses"}]."""
-    rng = _rng(seed, f"order:{spk.voice}")
+    rng = seeded_rng(seed, f"order:{spk.voice}")
     files = [spk.files[i] for i in rng.permutation(len(spk.files))]
     clips, cur, pauses, length = [], [], [], 0.0
     target = float(rng.uniform(*CLIP_S))
@@ -410,8 +407,8 @@ def plan_renders(base: dict[str, Any], seed: int, profiles: dict[str, dict[str, 
     for label in labels:
         cid = f"{base['base_id']}-{label}"
         out.append({"id": cid, "label": label,
-                    "settings": emofilt.draw_settings(label, _rng(seed, cid), profiles),
-                    "channel": emofilt.draw_channel(_rng(seed, f"channel:{cid}"), channel_share)})
+                    "settings": emofilt.draw_settings(label, seeded_rng(seed, cid), profiles),
+                    "channel": emofilt.draw_channel(seeded_rng(seed, f"channel:{cid}"), channel_share)})
     return out
 
 
@@ -419,7 +416,7 @@ def plan_renders(base: dict[str, Any], seed: int, profiles: dict[str, dict[str, 
 def assemble(base: dict[str, Any], seed: int = 0) -> np.ndarray:
     """The base clip's waveform: its trimmed prompts at -26 dBFS RMS each, joined by pauses filled with noise at
     the prompts' own noise floor (never digital silence), 10 ms fades at each joint. (T,) float64 at 16 kHz."""
-    rng = _rng(seed, f"pauses:{base['base_id']}")
+    rng = seeded_rng(seed, f"pauses:{base['base_id']}")
     parts: list[np.ndarray] = []
     fade = int(0.01 * SR)
     for k, seg in enumerate(base["segments"]):
