@@ -42,7 +42,7 @@ class AsrTranscriber(Encoder):
     """English transcripts; registered as "asr". Not a vector encoder: use `transcribe`."""
 
     name = "asr"
-    version = "3"  # 2: batch CMN, pruned search; 3: best-path pass back on
+    version = "4"  # 2: batch CMN, pruned search; 3: best-path pass back on; 4: CMN reset for every utterance
     modality = "speech"
     sample_rate = SAMPLE_RATE
     dim = 0
@@ -63,6 +63,11 @@ class AsrTranscriber(Encoder):
         # 2 of 10 renders; with it 10 of 10 were right, at the same speed.
         self._decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", cmn="batch", maxhmmpf=3000,
                                 fwdflat=False)
+        # The decoder carries its cepstral-mean estimate from one utterance to the next even with batch CMN, so
+        # the same clip came back with other words after other clips (measured: "... lovely and i'm going" vs
+        # "... am i going" for one piper clip). Every utterance starts from the initial estimate instead, so a
+        # transcript depends on its clip alone.
+        self._cmn0 = self._decoder.get_cmn()
 
     def transcribe(self, samples: np.ndarray) -> str:
         """(T,) mono float32 at 16 kHz -> recognised English words ("" if none)."""
@@ -79,6 +84,7 @@ class AsrTranscriber(Encoder):
         y = y * min(0.9 / peak, 30.0)    # PocketSphinx's features are level-sensitive: use the int16 range
         pcm = np.round(y * 32767.0).astype(np.int16).tobytes()
         with self._run_lock:
+            self._decoder.set_cmn(self._cmn0)
             self._decoder.start_utt()
             self._decoder.process_raw(pcm, no_search=False, full_utt=True)
             self._decoder.end_utt()
