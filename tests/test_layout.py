@@ -168,3 +168,4 @@ def test_every_referenced_document_exists():
                 missing.append(f"{p.relative_to(ROOT)}: {ref}")
     assert not stale, "still refer to METHODS.md / seeds (use docs/methods.md): " + ", ".join(stale)
     assert not missing, "references to files that do not exist:\n" + "\n".join(sorted(set(missing)))
+

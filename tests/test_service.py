@@ -186,3 +186,18 @@ def test_concurrent_requests_match_sequential_ones(svc):
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda j: _json.dumps(j[0](j[1]), sort_keys=True), jobs * 2))
     assert got == expected * 2
+
+
+def test_cli_stops_quietly_when_its_reader_goes_away():
+    """`esmr ... | head`: the pipe closes early; the command ends with status 0 and no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from esmr_core.cli import main; sys.exit(main(['analyze', '--no-asr', "
+            "'assets/examples/speech/clips/sad-words-piper-joe-deep.ogg', "
+            "'assets/examples/speech/clips/happy-words-piper-joe-deep.ogg']))")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.read(10)          # read the start of the first answer, then hang up
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 0 and "Traceback" not in err, err[-2000:]
