@@ -154,7 +154,10 @@ def test_desktop_results_in_view_and_the_third_track_plays_with_one_click(deskto
     assert states[2]["src"] == expected["tracks"][2]["path"].replace(str(svc.catalog.root), "media/music")
     # another Play stops it: one plays at a time
     page.locator("#speech-results button.esmr-play").nth(0).click()
-    page.wait_for_function("() => !document.querySelectorAll('#speech-results audio')[0].paused", timeout=30_000)
+    # (a.paused turns false as soon as play() is called; the page pauses the others on the "play" event, a moment
+    # later: wait for both, the settled state is what a listener hears)
+    page.wait_for_function("() => { const a = [...document.querySelectorAll('#speech-results audio')];"
+                           " return !a[0].paused && a.slice(1).every(x => x.paused); }", timeout=30_000)
     assert [s["paused"] for s in audio_states(page, "#speech-results")] == [False, True, True, True, True]
     page.locator("#speech-results button.esmr-play").nth(0).click()   # pause
 
