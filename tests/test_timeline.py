@@ -25,7 +25,7 @@ SR = 16000
 def recording(tmp_path_factory):
     from esmr_core.data.passages import synth_passages
 
-    rec = synth_passages(seed=0)   # calm, angry, happy: 4 held-out sentences each, 4 voices taking turns
+    rec = synth_passages(seed=0, exact=True)   # calm, angry, happy: 4 held-out sentences each, 4 voices taking turns
     path = tmp_path_factory.mktemp("timeline") / "three-passages.wav"
     sf.write(path, rec.samples, SR, subtype="PCM_16")
     return {"path": path, "samples": rec.samples, "joins": rec.joins, "script": rec.script, "labels": rec.labels,

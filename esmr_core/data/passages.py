@@ -51,9 +51,10 @@ def _voices():
 
 def synth_passages(seed: int = 0, passages: Sequence[tuple[str, str]] = PASSAGES,
                    voices: Sequence[str] = VOICE_CYCLE, per_passage: int = 4, gap_s: float = 0.4,
-                   join_gap_s: float = 0.9, edge_s: float = 0.5) -> Passages:
+                   join_gap_s: float = 0.9, edge_s: float = 0.5, exact: bool = False) -> Passages:
     """Render the passages: each `per_passage` test-split sentences of its group (taken cyclically from
-    `seed`), the voices in turn (each passage starting one voice later)."""
+    `seed`), the voices in turn (each passage starting one voice later). exact: the neural voice without its
+    sampling noise (piper's VITS sampler takes no seed), so that the same call gives the same samples."""
     bank, profiles = load_sentence_bank(), {**load_prosody_profiles(), "calm": CALM}
     splits = split_sentences(bank)
     by_name = _voices()
@@ -69,6 +70,8 @@ def synth_passages(seed: int = 0, passages: Sequence[tuple[str, str]] = PASSAGES
             spec = ClipSpec(id=f"tl-{sent['id']}-{voice.name}", sentence_id=sent["id"], text=sent["text"],
                             label=prosody, voice=voice.name, split="test", lexically_neutral=False,
                             settings=draw_settings(prosody, voice, seeded_rng(seed, sent["id"] + voice.name), profiles))
+            if exact and "noise_scale" in spec.settings:
+                spec.settings.update(noise_scale=0.0, noise_w_scale=0.0)
             if i:
                 parts.append(np.zeros(int(gap_s * SR), np.float32))
             parts.append(render_audio(spec, voice))
