@@ -146,6 +146,28 @@ class Service:
                 self._confidence = TranscriptConfidence.load()
             return heard.text, self._confidence(heard)
 
+    # ---- one voice -> reading -> music (shared by /analyze and the timeline) ----------------------------------
+    def voice_features(self, samples: np.ndarray, words: str, weight: float) -> np.ndarray:
+        """Speech-tower features (V, D) of a 16 kHz clip and of its channel views
+        (esmr_core/retrieval/channel_views.py), the words counted at `weight` (0: voice only)."""
+        return np.stack([speech_vector(v, words, self.spec, text_weight=weight)
+                         for v in channel_views.views(samples, self.config.channel_views)])
+
+    def read_voice(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features of one voice's views (V, D) -> (z (1, E) unit joint embedding, emotion probabilities (C,),
+        valence/arousal/dominance (1, 3)): the views' readings pooled."""
+        z, probs, vad = channel_views.pooled_reading(self.model, x)
+        return z.numpy(), probs, vad
+
+    def rank_music(self, z: np.ndarray, vad: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top k tracks for Q queries: z (Q, E) unit embeddings, vad (Q, 3) their valence/arousal/dominance ->
+        (scores (Q, k), catalogue positions (Q, k)): cosine plus the energy/valence agreement of the checkpoint's
+        moodmatch.json (esmr_core/retrieval/moodmatch.py), or the cosine alone without one."""
+        z, vad = np.asarray(z, np.float32), np.asarray(vad, np.float64)
+        if self.moodmatch is not None:
+            return self.moodmatch.search(self.index, z, vad[:, 1], vad[:, 0], k, lambda i: self.tracks[i])
+        return self.index.search(z, k=k)
+
     def analyze_speech(self, source: Any, text: str | None = None, top_k: int | None = None,
                        asr: bool = True) -> dict[str, Any]:
         """Emotion (categorical + VAD), MATE reading, transcript, top-k tracks and map position for a voice."""
@@ -167,20 +189,11 @@ class Service:
         # calibrated confidence, not at all below the floor (invented words must not outvote the voice)
         weight = word_weight(transcript, confidence)
         t = time.perf_counter()
-        # the clip and its channel views (esmr_core/retrieval/channel_views.py): their readings are pooled
-        words = transcript if weight > 0 else ""
-        x = np.stack([speech_vector(v, words, self.spec, text_weight=weight)
-                      for v in channel_views.views(clip.samples, self.config.channel_views)])
+        x = self.voice_features(clip.samples, transcript if weight > 0 else "", weight)
         timing["features_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        z, probs, vad_np = channel_views.pooled_reading(self.model, x)
-        vad = vad_np
-        z_np = z.numpy()
-        if self.moodmatch is not None:
-            scores, idx = self.moodmatch.search(self.index, z_np, vad_np[:, 1], vad_np[:, 0], k,
-                                                lambda i: self.tracks[i])
-        else:
-            scores, idx = self.index.search(z_np, k=k)
+        z_np, probs, vad = self.read_voice(x)
+        scores, idx = self.rank_music(z_np, vad, k)
         xy = self.map.transform(z_np)[0]
         near_xy = self.map.transform(self.index.vectors(idx[0]))  # the retrieved tracks, placed like the query
         timing["model_ms"] = (time.perf_counter() - t) * 1e3

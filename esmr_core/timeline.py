@@ -38,7 +38,6 @@ import numpy as np
 from . import audio as audio_mod
 from .encoders.asr import word_weight
 from .errors import AudioError, EsmrError
-from .retrieval.features import speech_vector
 from . import inputs
 from .retrieval.index import l2_normalize
 
@@ -327,7 +326,6 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
     """Speech tower + MATE + words per utterance (from the aligned script, else ASR when cfg.asr, else none).
     Returns (segment dicts, arrays: probs (T, C) tower, mate_probs (T, C), z (T, D) joint embeddings, vad (T, 3),
     mate_av (T, 2), seconds (T,))."""
-    import torch
 
     sr = audio_mod.SAMPLE_RATE
     utts, texts, feats = [], [], []
@@ -346,7 +344,7 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
             weight = word_weight(text, weight)
             text = text if weight > 0 else ""
         t = time.perf_counter()
-        feats.append(speech_vector(y, text, svc.spec, text_weight=weight))
+        feats.append(svc.voice_features(y, text, weight))   # the clip and its channel views
         t_feat += time.perf_counter() - t
         utts.append(y)
         texts.append(text)
@@ -356,11 +354,11 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
         timing["asr_ms"] = t_asr * 1e3
     timing["features_ms"] = t_feat * 1e3
     t = time.perf_counter()
-    with torch.inference_mode():
-        z = svc.model.encode_speech(torch.from_numpy(np.stack(feats).astype(np.float32)))
-        logits, vad = svc.model.emotion_from_embedding(z)
-        probs = logits.softmax(-1).numpy()
-    z, vad = z.numpy(), vad.numpy()
+    # each utterance read as /analyze reads a clip: its views pooled (Service.read_voice)
+    reads = [svc.read_voice(x) for x in feats]
+    z = np.concatenate([r[0] for r in reads])
+    probs = np.stack([r[1] for r in reads])
+    vad = np.concatenate([r[2] for r in reads])
     timing["model_ms"] = (time.perf_counter() - t) * 1e3
     progress(0.88, "MATE over the dialogue")
     t = time.perf_counter()
@@ -447,8 +445,9 @@ def _sections(segments: list[dict], arr: dict[str, np.ndarray], emotions: list[s
 def _soundtrack(svc, sections: list[dict], arr: dict[str, np.ndarray], mix: np.ndarray, emotions: list[str],
                 top_k: int) -> None:
     """Top tracks per section (in place): the section's query is the mean joint embedding of its utterances,
-    each weighted by its seconds x its probability of the section's emotion; tracks of the previous
-    section are skipped, so adjacent sections never share a track."""
+    each weighted by its seconds x its probability of the section's emotion, ranked as /analyze ranks a clip
+    (Service.rank_music: with the section's arousal/valence); tracks of the previous section are skipped, so
+    adjacent sections never share a track."""
     z = arr["z"]
     prev: set[str] = set()
     for sec in sections:
@@ -456,7 +455,8 @@ def _soundtrack(svc, sections: list[dict], arr: dict[str, np.ndarray], mix: np.n
         k = emotions.index(sec["emotion"])
         w = arr["seconds"][sel] * mix[sel, k] + 1e-6
         q = l2_normalize(_wmean(z[sel], w)[None].astype(np.float32))
-        scores, idx = svc.index.search(q, k=min(len(svc.tracks), top_k + len(prev)))
+        vad = np.array([[sec["valence"], sec["arousal"], sec["dominance"]]])
+        scores, idx = svc.rank_music(q, vad, min(len(svc.tracks), top_k + len(prev)))
         tracks = []
         for s, i in zip(scores[0], idx[0]):
             row = svc.tracks[int(i)]

@@ -348,3 +348,12 @@ def test_the_page_keeps_a_small_checked_view_for_the_players(with_script):
     assert [p.rsplit("/", 1)[1] for p in paths] == ["cue-sheet.csv", "cue-sheet.json"]
     assert T.read_cue_csv(open(paths[0], encoding="utf-8").read()) == with_script["cues"]
     assert cue_files(with_script) == paths   # the same result: the same files, not another copy
+
+
+@pytest.mark.slow
+def test_soundtrack_energy_follows_the_voice(svc, with_script):
+    """Sections are ranked as /analyze ranks a clip (Service.rank_music: cosine + the arousal/energy agreement of
+    the checkpoint's moodmatch.json), so the calm passage gets calmer music than the angry and the happy ones."""
+    energy = {t["id"]: float(t["energy"]) for t in svc.tracks}
+    calm, angry, happy = ([energy[t["id"]] for t in s["tracks"]] for s in with_script["sections"])
+    assert np.mean(calm) < np.mean(angry) and np.mean(calm) < np.mean(happy), (calm, angry, happy)
