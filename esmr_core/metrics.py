@@ -9,6 +9,7 @@ Ties in scores are broken by column order (stable sort), so results are determin
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -89,3 +90,16 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int]) -> dict
         "accuracy": float(np.mean(y_true == y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
     }
+
+
+def wilson_lower(share: float, n: int, z: float = 1.96) -> float:
+    """Lower end of the Wilson score interval (Wilson 1927) for a share observed over n trials: the share a
+    choice can count on for new data of the same kind (z = 1.96: 95 % two-sided). 0.0 when n is 0."""
+    if n <= 0:
+        return 0.0
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"a share must lie in 0..1, got {share}")
+    z2 = z * z
+    centre = share + z2 / (2 * n)
+    spread = z * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z2 / n))

@@ -78,3 +78,15 @@ def test_classification_metrics():
     assert out["accuracy"] == 0.75
     # class 0: P 1, R .5 -> F1 2/3; class 1: P 2/3, R 1 -> F1 .8
     assert out["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+def test_wilson_lower_bound():
+    from esmr_core.metrics import wilson_lower
+
+    assert abs(wilson_lower(0.5, 100) - 0.4038) < 1e-3          # the textbook value (z = 1.96)
+    assert abs(wilson_lower(1.0, 10) - 0.7225) < 1e-3           # a perfect record over few trials is not 1
+    assert wilson_lower(0.92, 138) < 0.90 < wilson_lower(0.971, 138)
+    assert wilson_lower(0.9, 10_000) > wilson_lower(0.9, 100)   # more trials, tighter
+    assert wilson_lower(0.3, 0) == 0.0
+    with pytest.raises(ValueError):
+        wilson_lower(1.2, 10)
