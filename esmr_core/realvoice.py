@@ -67,6 +67,22 @@ def pick_evenly(items: Sequence, n: int) -> list:
     return [items[i] for i in idx]
 
 
+def val_neutral_clips(rows: Iterable[dict], per_voice: int) -> list[dict]:
+    """The corpus's proxy voices for choices made away from this benchmark: the VAL split's real speakers'
+    neutral, channel-free clips of 1.5-6 s, up to per_voice per speaker (every len // per_voice-th by id),
+    speakers in name order (scripts/moodmatch_sweep.py, scripts/val_channel.py)."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        if (r.get("real_voice") and r["split"] == "val" and r["label"] == "neutral" and not r.get("channel")
+                and 1.5 <= r["duration_s"] <= 6.0):
+            by.setdefault(r["voice"], []).append(r)
+    out = []
+    for _, rs in sorted(by.items()):
+        rs = sorted(rs, key=lambda r: r["id"])
+        out += rs[::max(1, len(rs) // per_voice)][:per_voice]
+    return out
+
+
 # ----------------------------------------------------------------------------------------- acted line labels
 @dataclass(frozen=True)
 class LineLabel:

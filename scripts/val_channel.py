@@ -29,27 +29,23 @@ def prepare(speech_dir: Path, per_voice: int = 8) -> list[dict]:
     from esmr_core import realvoice as rv
 
     rows = [json.loads(line) for line in open(speech_dir / "manifest.jsonl", encoding="utf-8")]
-    by = defaultdict(list)
-    for r in rows:
-        if (r.get("real_voice") and r["split"] == "val" and r["label"] == "neutral" and not r.get("channel")
-                and 1.5 <= r["duration_s"] <= 6.0):
-            by[r["voice"]].append(r)
-    items = []
-    for ci, (v, rs) in enumerate(sorted(by.items())):
-        rs = sorted(rs, key=lambda r: r["id"])
-        for j, r in enumerate(rs[::max(1, len(rs) // per_voice)][:per_voice]):
-            x, sr = sf.read(str(speech_dir / r["path"]), dtype="float32")
-            x = x.mean(1) if x.ndim > 1 else x
-            for lv in LEVELS:
-                y = rv.transform_prosody(x, sr, rv.prosody_level(lv))
-                try:
-                    item = {"clip": r["id"], "voice": v, "level": lv, "clean": A.from_array(y, sr).samples}
-                    for cond in CONDITIONS:
-                        out = rv.CHANNELS[cond](y, sr, 1000 * (100 * ci + j) + lv + 3)
-                        item[cond] = (A.load_audio(out) if isinstance(out, bytes) else A.from_array(out[0], out[1])).samples
-                except A.AudioError:
-                    continue
-                items.append(item)
+    items, voice_no, seen = [], {}, defaultdict(int)
+    for r in rv.val_neutral_clips(rows, per_voice):
+        v = r["voice"]
+        ci, j = voice_no.setdefault(v, len(voice_no)), seen[v]   # speaker number, the clip's place among its own
+        seen[v] += 1
+        x, sr = sf.read(str(speech_dir / r["path"]), dtype="float32")
+        x = x.mean(1) if x.ndim > 1 else x
+        for lv in LEVELS:
+            y = rv.transform_prosody(x, sr, rv.prosody_level(lv))
+            try:
+                item = {"clip": r["id"], "voice": v, "level": lv, "clean": A.from_array(y, sr).samples}
+                for cond in CONDITIONS:
+                    out = rv.CHANNELS[cond](y, sr, 1000 * (100 * ci + j) + lv + 3)
+                    item[cond] = (A.load_audio(out) if isinstance(out, bytes) else A.from_array(out[0], out[1])).samples
+            except A.AudioError:
+                continue
+            items.append(item)
     return items
 
 

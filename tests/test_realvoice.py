@@ -438,3 +438,16 @@ def test_fetch_downloads_and_unpacks_with_apt_get(tmp_path, monkeypatch):
     assert bench.deb_version(data, "hedgewars-data") == "9.9-1"
     assert status["no-such-package"].startswith("missing: apt-get could not fetch it (E: Unable to locate")
     assert bench.fetch_packages(data, ("hedgewars-data",), allow=True)["hedgewars-data"] == "present"
+
+
+def test_val_neutral_clips_picks_val_speakers_neutral_channel_free_clips():
+    def row(i, voice, **kw):
+        base = {"id": f"{voice}-{i:02d}", "voice": voice, "real_voice": True, "split": "val", "label": "neutral",
+                "duration_s": 3.0}
+        return {**base, **kw}
+
+    rows = [row(i, "b") for i in range(10)] + [row(i, "a") for i in range(3)]
+    rows += [row(50, "a", split="train"), row(51, "a", label="angry"), row(52, "a", channel="telephone"),
+             row(53, "a", duration_s=1.0), row(54, "a", duration_s=7.0), row(55, "a", real_voice=False)]
+    got = rv.val_neutral_clips(rows, per_voice=4)
+    assert [r["id"] for r in got] == ["a-00", "a-01", "a-02", "b-00", "b-02", "b-04", "b-06"]
