@@ -4,7 +4,8 @@ For each voice set of esmr_core.data.passages (mixed piper + espeak, piper only,
 different choice of held-out sentences and prosody draws), a calm -> angry -> happy recording is analysed three
 ways: with no words (the voice alone), with speech recognition per utterance, and with its script. A recording
 counts as right when it gives exactly three sections, each boundary within 1.5 s of its join, the calm section's
-arousal below both others' (the issue's test); "calm join" counts a boundary within 1.5 s of the first join.
+arousal below both others' (the issue's test); "calm join" counts a boundary within 1.5 s of the first join; "calm
+section gets calmer music": the mean energy of the first section's tracks is below every other section's.
 Writes docs/timeline.json (the table of the README) and prints it. About 5 minutes on 2 cores.
 """
 from __future__ import annotations
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     modes = {"no words": {}, "speech recognition": {"asr": True}, "script": "script"}
     tally = {m: {v: [0, 0, 0] for v in VOICE_SETS} for m in modes}   # right, calm join, recordings
     boundary_err: dict[str, list[float]] = {m: [] for m in modes}
+    energy = {t["id"]: float(t["energy"]) for t in svc.tracks}
+    calmer_music = {m: [0, 0] for m in modes}   # recordings whose calm section gets calmer music, of those with 3+
     t0 = time.time()
     for vset, voices in VOICE_SETS.items():
         for seed in range(args.seeds):
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
                 row[0] += ok
                 row[1] += calm
                 row[2] += 1
+                secs = r["sections"]
+                if len(secs) >= 3:   # the mean energy of the calm (first) section's tracks below every other's
+                    e = [np.mean([energy[t["id"]] for t in sec["tracks"]]) for sec in secs]
+                    calmer_music[mode][0] += bool(e[0] < min(e[1:]))
+                    calmer_music[mode][1] += 1
                 if ok:
                     boundary_err[mode] += [abs(s["start_s"] - j) for s, j in zip(r["sections"][1:], rec.joins)]
             print(f"{vset} seed {seed} done ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
@@ -63,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
                        for m, rows in tally.items()},
            "boundary_error_s_when_right": {m: round(float(np.max(e)), 3) if e else None
                                            for m, e in boundary_err.items()},
+           "calm_section_gets_calmer_music": {m: {"recordings": b, "share": round(a / b, 3) if b else None}
+                                              for m, (a, b) in calmer_music.items()},
            "seconds": round(time.time() - t0, 1)}
     args.out.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(out, indent=1))
