@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from esmr_core.emotion import vad
+from esmr_core.errors import EsmrError
 from esmr_core.mate.augment import ChannelAugParams, LogMelChannelAug, consistency_loss, mel_centres
 from esmr_core.mate.config import MateConfig, TrainConfig
 from esmr_core.mate.data import mels_of
@@ -70,6 +71,10 @@ def test_band_limit_lowers_the_out_of_band_bands_only():
     drop = ((mels - out)[:, :, :int(lens.min())].mean((0, 2)) / LN_DB).numpy()   # dB per band
     assert (drop[f < 150] > 25).all() and (drop[f > 6000] > 25).all()    # 40 dB, less where the floor is hit
     assert (np.abs(drop[(f > 600) & (f < 2000)]) < 0.5).all()         # soft edges: 0.15 octave
+    renorm = LogMelChannelAug(CFG, replace(params, renormalise=True))(mels, lens, np.random.default_rng(0))
+    for i, n in enumerate(lens.tolist()):                            # the loudness is given back
+        p0, p1 = np.exp(mels[i, :, :n].double().numpy()), np.exp(renorm[i, :, :n].double().numpy())
+        assert p1.mean() == pytest.approx(p0.mean(), rel=1e-3)
 
 
 def test_noise_floor_is_added_at_the_drawn_snr():
@@ -147,6 +152,8 @@ def test_tiny_training_run_with_the_channel_options_saves_and_loads(tmp_path, mo
     mels, lens = _batch(2)
     with torch.no_grad():
         a = again(mels, lens, None, None)
+    with pytest.raises(EsmrError, match="channel_aug_params"):
+        run(replace(cfg, channel_aug_params={"p_telephone": 1.0}), tmp_path / "bad")
     assert a["probs"].shape == (2, 1, 7) and torch.isfinite(a["arousal"]).all()
 
 

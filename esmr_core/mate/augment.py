@@ -47,6 +47,8 @@ class ChannelAugParams:
     p_reverb: float = 0.25                       # reverberant tail
     rt60_s: tuple[float, float] = (0.2, 0.8)
     drr_db: tuple[float, float] = (0.0, 10.0)    # direct-to-reverberant ratio
+    renormalise: bool = False                    # rescale the channel's output to the input's mean power (as
+    #                                              the app's loudness normalisation does) before the gain
     gain_db: float = 6.0                         # random gain in +- this (always applied to an augmented clip)
 
 
@@ -99,6 +101,7 @@ class LogMelChannelAug:
                 continue
             L = int(np.clip(lens[i], 1, t))
             power = np.maximum(np.exp(x[i, :, :L]) - FLOOR, 0.0)                      # (M, L)
+            p_in = power.mean()
             db = np.zeros(m)
             if rng.random() < pr.p_band:
                 db += self.band_limit_db(rng.uniform(*pr.lo_hz), rng.uniform(*pr.hi_hz), rng.uniform(*pr.stop_db))
@@ -121,6 +124,8 @@ class LogMelChannelAug:
                 level = power.mean() * 10.0 ** (-rng.uniform(*pr.snr_db) / 10.0)
                 noise = rng.gamma(self.dof[:, None], 1.0 / self.dof[:, None], size=(m, L))   # mean 1
                 power = power + level * shape[:, None] * noise
+            if pr.renormalise and power.mean() > 0:
+                power = power * (p_in / power.mean())
             power = power * 10.0 ** (rng.uniform(-pr.gain_db, pr.gain_db) / 10.0)
             out[i, :, :L] = np.log(power + FLOOR)
         return torch.from_numpy(out.astype(np.float32)).to(mels.device)

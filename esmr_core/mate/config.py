@@ -71,6 +71,8 @@ class TrainConfig:
     #                                   [0, 1] (recognised words are weighted by the recogniser's confidence)
     channel_aug: float = 0.0          # share of training utterances read through a random channel in the log-mel
     #                                   domain (esmr_core.mate.augment: phone band, EQ, noise floor, reverb, gain)
+    channel_aug_params: dict[str, Any] = field(default_factory=dict)  # overrides of the channel's ranges
+    #                                   (esmr_core.mate.augment.ChannelAugParams fields), e.g. {"p_band": 0.7}
     consistency: float = 0.0          # weight of the consistency term: each batch is also read through a random
     #                                   channel and its readings are pulled to the unaugmented ones (UDA-style)
     consistency_av: float = 1.0       # weight of arousal/valence inside that term (beside the symmetric KL)

@@ -24,7 +24,7 @@ from ..files import write_json
 from .config import TrainConfig
 from .data import MateData, collate, prepare_data
 from .evaluate import group_folds, held_out_scores, predict_data, score
-from .augment import LogMelChannelAug, consistency_loss
+from .augment import ChannelAugParams, LogMelChannelAug, consistency_loss
 from .losses import class_balanced_weights, mate_loss
 from .model import MateModel
 
@@ -59,7 +59,10 @@ def fit(cfg: TrainConfig, data: MateData, idx: Sequence[int], device: str = "cpu
         cw = torch.tensor(class_balanced_weights(counts, cfg.beta), dtype=torch.float32, device=device)
     history = []
     lengths = np.array([m.shape[1] for m in data.mels])
-    channel = LogMelChannelAug(cfg.model) if (cfg.channel_aug > 0 or cfg.consistency > 0) else None
+    channel = None
+    if cfg.channel_aug > 0 or cfg.consistency > 0:
+        channel = LogMelChannelAug(cfg.model, from_dict(ChannelAugParams, dict(cfg.channel_aug_params),
+                                                        "channel_aug_params"))
     aug_rng = np.random.default_rng(cfg.seed + 2)   # channel draws only: the default recipe's draws are unchanged
     for epoch in range(cfg.epochs):
         model.train()
