@@ -54,13 +54,18 @@ def channel_items(cache: Path, speech: Path) -> list[dict]:
 def channel_scores(mate, items: list[dict]) -> dict[str, dict[str, float]]:
     conds = ("telephone", "noise_20db", "opus_24kbps", "noise_10db", "reverb_rt60_0.5s")
     res: dict[str, dict[str, list]] = {c: {"agree": [], "shift": []} for c in conds}
+    clean: dict[str, int] = {}
     for it in items:
         ref = mate.predict(it["clean"], None, text_weight=0.0)
+        clean[ref["label"]] = clean.get(ref["label"], 0) + 1
         for c in conds:
             got = mate.predict(it[c], None, text_weight=0.0)
             res[c]["agree"].append(got["label"] == ref["label"])
             res[c]["shift"].append(abs(got["arousal"] - ref["arousal"]) / 4.0)
-    return {c: {k: round(float(np.mean(v)), 4) for k, v in d.items()} for c, d in res.items()}
+    out = {c: {k: round(float(np.mean(v)), 4) for k, v in d.items()} for c, d in res.items()}
+    # agreement is easy for a reader that says the same label whatever it hears: how spread the clean labels are
+    out["clean_labels"] = dict(sorted(clean.items(), key=lambda kv: -kv[1]))
+    return out
 
 
 def val_scores(model, speech: Path) -> dict[str, float]:

@@ -124,6 +124,22 @@ def test_band_norm_ignores_a_fixed_colouration_and_the_tilt_reads_it():
         MateConfig(tilt_features=1)
 
 
+def test_band_hz_reads_only_the_bands_inside():
+    mels, lens = _batch(2)
+    f = mel_centres(CFG)
+    outside = torch.from_numpy(((f < 300) | (f > 3400)).astype(np.float32))[None, :, None]
+    torch.manual_seed(0)
+    cnn = AudioCNN(replace(CFG, band_hz=(300.0, 3400.0))).eval()
+    with torch.no_grad():
+        base = cnn(mels, lens)
+        assert torch.equal(base, cnn(mels - 9.0 * outside, lens))     # a phone line's band limit: unseen
+        assert not torch.allclose(base, cnn(mels - 9.0 * (1 - outside), lens))
+    with pytest.raises(ValueError, match="band_hz"):
+        MateConfig(band_hz=(3000.0, 300.0))
+    with pytest.raises(ValueError, match="fewer than"):
+        AudioCNN(replace(CFG, band_hz=(1000.0, 1100.0)))
+
+
 def test_tiny_training_run_with_the_channel_options_saves_and_loads(tmp_path, monkeypatch):
     from esmr_core.data.manifest import new_collection
 
@@ -139,12 +155,12 @@ def test_tiny_training_run_with_the_channel_options_saves_and_loads(tmp_path, mo
                           "arousal": float(a), "dominance": float(d), "text": "", "voice": f"v{n % 4}",
                           "split": "test" if n >= 12 else "train", "sentence_id": str(n)})
     coll.save()
-    model_cfg = replace(CFG, band_norm=True, tilt_features=2, use_text=False)
+    model_cfg = replace(CFG, band_norm=True, tilt_features=2, band_hz=(300.0, 3400.0), use_text=False)
     cfg = TrainConfig(model=model_cfg, speech=str(root), epochs=2, batch_size=4, channel_aug=0.5, consistency=1.0)
     res = run(cfg, tmp_path / "ck")
     assert len(res["loss_history"]) == 2 and all(np.isfinite(res["loss_history"]))
     again = MateModel.from_pretrained(tmp_path / "ck")
-    assert again.config.band_norm and again.config.tilt_features == 2
+    assert again.config.band_norm and again.config.tilt_features == 2 and again.config.band_hz == (300.0, 3400.0)
     back = checkpoint_config(tmp_path / "ck")
     assert back.channel_aug == 0.5 and back.consistency == 1.0
     meta = json.loads((tmp_path / "ck" / "config.json").read_text())["meta"]["train"]
@@ -162,11 +178,11 @@ def test_a_checkpoint_written_before_the_options_loads_with_them_off(tmp_path):
     model = MateModel(replace(CFG, use_text=False)).eval()
     model.save_pretrained(tmp_path / "ck")
     payload = json.loads((tmp_path / "ck" / "config.json").read_text())
-    for key in ("band_norm", "tilt_features"):       # what a config.json of an older checkpoint lacks
+    for key in ("band_norm", "tilt_features", "band_hz"):       # what a config.json of an older checkpoint lacks
         payload["config"].pop(key)
     (tmp_path / "ck" / "config.json").write_text(json.dumps(payload))
     again = MateModel.from_pretrained(tmp_path / "ck")
-    assert not again.config.band_norm and again.config.tilt_features == 0
+    assert not again.config.band_norm and again.config.tilt_features == 0 and again.config.band_hz == ()
     mels, lens = _batch(2)
     with torch.no_grad():
         assert torch.equal(model(mels, lens, None, None)["probs"], again(mels, lens, None, None)["probs"])

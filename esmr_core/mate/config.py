@@ -26,6 +26,9 @@ class MateConfig:
     band_norm: bool = False           # True: normalise each mel band by its own mean over time (cepstral mean
     #                                   normalisation per band) instead of one mean over all bins: a fixed channel
     #                                   colouration no longer reaches the CNN
+    band_hz: tuple[float, ...] = ()    # (lo, hi): the CNN reads only the mel bands with centres in lo..hi Hz (e.g.
+    #                                   300-3400, a telephone band, so a phone line cannot change what it sees);
+    #                                   () = every band
     tilt_features: int = 0            # with band_norm: 1 or 2 numbers summarising the removed band means (slope,
     #                                   curvature over the 400-3000 Hz bands) fed beside the CNN pooling
     # --- text branch (frozen sentence encoder, run outside the model) ---
@@ -42,6 +45,9 @@ class MateConfig:
 
     def __post_init__(self) -> None:
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        self.band_hz = tuple(float(f) for f in self.band_hz)
+        if self.band_hz and (len(self.band_hz) != 2 or not 0 <= self.band_hz[0] < self.band_hz[1]):
+            raise ValueError("MateConfig: band_hz must be () or (lo, hi) in Hz with lo < hi")
         self.emotions = tuple(self.emotions)
         if self.tilt_features not in (0, 1, 2) or (self.tilt_features and not self.band_norm):
             raise ValueError("MateConfig: tilt_features must be 0, 1 or 2, and needs band_norm")

@@ -55,11 +55,16 @@ class AudioCNN(nn.Module):
         self.blocks, c_in = conv2d_stack(cfg.cnn_channels)
         self.n_pool = len(cfg.cnn_channels)
         self.band_norm, self.n_tilt = cfg.band_norm, cfg.tilt_features
+        self.bands = band_selection(cfg)                                                   # None: all bands
         self.proj = nn.Linear(2 * c_in + cfg.tilt_features, cfg.audio_dim)
         if cfg.tilt_features:
-            self.register_buffer("tilt_basis", tilt_basis(cfg), persistent=False)         # (K, M)
+            basis = tilt_basis(cfg)
+            self.register_buffer("tilt_basis", basis if self.bands is None else basis[:, self.bands],
+                                 persistent=False)                                         # (K, M)
 
     def forward(self, mels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.bands is not None:
+            mels = mels[:, self.bands]
         n, _, t = mels.shape
         frame_ok = torch.arange(t, device=mels.device)[None, :] < lengths[:, None]         # (N, T)
         m = frame_ok[:, None, :].float()                                                    # (N, 1, T)
@@ -79,6 +84,20 @@ class AudioCNN(nn.Module):
         mean_t = (x * ok).sum(-1) / l2[:, None]
         max_t = x.masked_fill(~ok, float("-inf")).amax(-1)
         return self.proj(torch.cat([mean_t, max_t] + ([tilt] if tilt is not None else []), dim=1))  # (N, audio_dim)
+
+
+def band_selection(cfg: MateConfig) -> list[int] | None:
+    """Indices of the mel bands the CNN reads (cfg.band_hz: centres in lo..hi Hz), None for all of them."""
+    if not cfg.band_hz:
+        return None
+    import librosa
+
+    f = librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+    sel = [i for i, c in enumerate(f) if cfg.band_hz[0] <= c <= cfg.band_hz[1]]
+    if len(sel) < 2 ** len(cfg.cnn_channels):
+        raise ValueError(f"MateConfig: band_hz {cfg.band_hz} keeps {len(sel)} mel bands, fewer than the "
+                         f"{2 ** len(cfg.cnn_channels)} the CNN's pooling needs; widen it or use more n_mels")
+    return sel
 
 
 def tilt_basis(cfg: MateConfig, lo_hz: float = 400.0, hi_hz: float = 3000.0) -> torch.Tensor:
