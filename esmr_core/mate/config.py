@@ -23,6 +23,14 @@ class MateConfig:
     use_audio: bool = True            # False: text-only model (ablation)
     cnn_channels: tuple[int, ...] = (8, 16, 32)  # one conv block (conv3x3-BN-ReLU-pool2) per entry
     audio_dim: int = 128              # utterance audio embedding size (the paper's model used 816)
+    band_norm: bool = False           # True: normalise each mel band by its own mean over time (cepstral mean
+    #                                   normalisation per band) instead of one mean over all bins: a fixed channel
+    #                                   colouration no longer reaches the CNN
+    band_hz: tuple[float, ...] = ()    # (lo, hi): the CNN reads only the mel bands with centres in lo..hi Hz (e.g.
+    #                                   300-3400, a telephone band, so a phone line cannot change what it sees);
+    #                                   () = every band
+    tilt_features: int = 0            # with band_norm: 1 or 2 numbers summarising the removed band means (slope,
+    #                                   curvature over the 400-3000 Hz bands) fed beside the CNN pooling
     # --- text branch (frozen sentence encoder, run outside the model) ---
     use_text: bool = True             # False: audio-only model (ablation)
     text_encoder: str = "minilm"      # esmr_core.encoders name, e.g. "minilm" or "hub:snunlp/KR-BERT-char16424"
@@ -37,7 +45,12 @@ class MateConfig:
 
     def __post_init__(self) -> None:
         self.cnn_channels = tuple(int(c) for c in self.cnn_channels)
+        self.band_hz = tuple(float(f) for f in self.band_hz)
+        if self.band_hz and (len(self.band_hz) != 2 or not 0 <= self.band_hz[0] < self.band_hz[1]):
+            raise ValueError("MateConfig: band_hz must be () or (lo, hi) in Hz with lo < hi")
         self.emotions = tuple(self.emotions)
+        if self.tilt_features not in (0, 1, 2) or (self.tilt_features and not self.band_norm):
+            raise ValueError("MateConfig: tilt_features must be 0, 1 or 2, and needs band_norm")
         if not (self.use_audio or self.use_text):
             raise ValueError("MateConfig: at least one of use_audio / use_text must be true")
 
@@ -62,6 +75,13 @@ class TrainConfig:
     weight_decay: float = 1e-4
     text_weight_aug: float = 0.0      # share of training utterances whose words get a random trust weight in
     #                                   [0, 1] (recognised words are weighted by the recogniser's confidence)
+    channel_aug: float = 0.0          # share of training utterances read through a random channel in the log-mel
+    #                                   domain (esmr_core.mate.augment: phone band, EQ, noise floor, reverb, gain)
+    channel_aug_params: dict[str, Any] = field(default_factory=dict)  # overrides of the channel's ranges
+    #                                   (esmr_core.mate.augment.ChannelAugParams fields), e.g. {"p_band": 0.7}
+    consistency: float = 0.0          # weight of the consistency term: each batch is also read through a random
+    #                                   channel and its readings are pulled to the unaugmented ones (UDA-style)
+    consistency_av: float = 1.0       # weight of arousal/valence inside that term (beside the symmetric KL)
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -54,16 +54,28 @@ class AudioCNN(nn.Module):
         super().__init__()
         self.blocks, c_in = conv2d_stack(cfg.cnn_channels)
         self.n_pool = len(cfg.cnn_channels)
-        self.proj = nn.Linear(2 * c_in, cfg.audio_dim)
+        self.band_norm, self.n_tilt = cfg.band_norm, cfg.tilt_features
+        self.bands = band_selection(cfg)                                                   # None: all bands
+        self.proj = nn.Linear(2 * c_in + cfg.tilt_features, cfg.audio_dim)
+        if cfg.tilt_features:
+            basis = tilt_basis(cfg)
+            self.register_buffer("tilt_basis", basis if self.bands is None else basis[:, self.bands],
+                                 persistent=False)                                         # (K, M)
 
     def forward(self, mels: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if self.bands is not None:
+            mels = mels[:, self.bands]
         n, _, t = mels.shape
         frame_ok = torch.arange(t, device=mels.device)[None, :] < lengths[:, None]         # (N, T)
         m = frame_ok[:, None, :].float()                                                    # (N, 1, T)
         denom = (m.sum((1, 2), keepdim=True) * mels.shape[1]).clamp(min=1)
-        mean = (mels * m).sum((1, 2), keepdim=True) / denom                                  # (N, 1, 1)
+        if self.band_norm:   # per-band (cepstral) mean normalisation, Atal 1974 / Furui 1981
+            mean = (mels * m).sum(2, keepdim=True) / m.sum(2, keepdim=True).clamp(min=1)     # (N, M, 1)
+        else:
+            mean = (mels * m).sum((1, 2), keepdim=True) / denom                              # (N, 1, 1)
         var = ((mels - mean) ** 2 * m).sum((1, 2), keepdim=True) / denom
         x = ((mels - mean) / (var.sqrt() + 1e-3) * m)[:, None]                               # (N, 1, M, T)
+        tilt = (mean[..., 0] @ self.tilt_basis.T) if self.n_tilt else None                  # (N, K)
         x = self.blocks(x)                                                                   # (N, C, M', T')
         x = x.mean(2)                                                                        # (N, C, T')
         t2 = x.shape[-1]
@@ -71,7 +83,37 @@ class AudioCNN(nn.Module):
         ok = (torch.arange(t2, device=x.device)[None, :] < l2[:, None])[:, None, :]         # (N, 1, T')
         mean_t = (x * ok).sum(-1) / l2[:, None]
         max_t = x.masked_fill(~ok, float("-inf")).amax(-1)
-        return self.proj(torch.cat([mean_t, max_t], dim=1))                                 # (N, audio_dim)
+        return self.proj(torch.cat([mean_t, max_t] + ([tilt] if tilt is not None else []), dim=1))  # (N, audio_dim)
+
+
+def band_selection(cfg: MateConfig) -> list[int] | None:
+    """Indices of the mel bands the CNN reads (cfg.band_hz: centres in lo..hi Hz), None for all of them."""
+    if not cfg.band_hz:
+        return None
+    import librosa
+
+    f = librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+    sel = [i for i, c in enumerate(f) if cfg.band_hz[0] <= c <= cfg.band_hz[1]]
+    if len(sel) < 2 ** len(cfg.cnn_channels):
+        raise ValueError(f"MateConfig: band_hz {cfg.band_hz} keeps {len(sel)} mel bands, fewer than the "
+                         f"{2 ** len(cfg.cnn_channels)} the CNN's pooling needs; widen it or use more n_mels")
+    return sel
+
+
+def tilt_basis(cfg: MateConfig, lo_hz: float = 400.0, hi_hz: float = 3000.0) -> torch.Tensor:
+    """(K, M) least-squares projections giving, from a per-band log level (M,), the slope (K >= 1) and the
+    curvature (K = 2) of a polynomial in log frequency fitted over the bands with centres in lo_hz..hi_hz (inside
+    a telephone band, so a band limit does not move them); per octave, in the log-mel's natural-log units."""
+    import librosa
+
+    f = librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+    sel = (f >= lo_hz) & (f <= hi_hz)
+    z = np.log2(f[sel] / np.sqrt(lo_hz * hi_hz))                                # octaves around the middle
+    design = np.stack([np.ones_like(z), z, z ** 2 - np.mean(z ** 2)], 1)        # (M_sel, 3)
+    pinv = np.linalg.pinv(design)                                               # (3, M_sel)
+    basis = np.zeros((2, len(f)))
+    basis[:, sel] = pinv[1:3]
+    return torch.from_numpy(basis[:cfg.tilt_features]).float()
 
 
 class MateModel(Pretrained, nn.Module):

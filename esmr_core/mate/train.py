@@ -24,6 +24,7 @@ from ..files import write_json
 from .config import TrainConfig
 from .data import MateData, collate, prepare_data
 from .evaluate import group_folds, held_out_scores, predict_data, score
+from .augment import ChannelAugParams, LogMelChannelAug, consistency_loss
 from .losses import class_balanced_weights, mate_loss
 from .model import MateModel
 
@@ -58,6 +59,11 @@ def fit(cfg: TrainConfig, data: MateData, idx: Sequence[int], device: str = "cpu
         cw = torch.tensor(class_balanced_weights(counts, cfg.beta), dtype=torch.float32, device=device)
     history = []
     lengths = np.array([m.shape[1] for m in data.mels])
+    channel = None
+    if cfg.channel_aug > 0 or cfg.consistency > 0:
+        channel = LogMelChannelAug(cfg.model, from_dict(ChannelAugParams, dict(cfg.channel_aug_params),
+                                                        "channel_aug_params"))
+    aug_rng = np.random.default_rng(cfg.seed + 2)   # channel draws only: the default recipe's draws are unchanged
     for epoch in range(cfg.epochs):
         model.train()
         total = 0.0
@@ -70,8 +76,19 @@ def fit(cfg: TrainConfig, data: MateData, idx: Sequence[int], device: str = "cpu
                 n = len(has)
                 scaled = torch.rand(n, generator=gen) < cfg.text_weight_aug
                 has = torch.where(scaled, has * torch.rand(n, generator=gen), has)
-            out = model(batch["mels"], batch["lengths"], batch["text"], has)
+            mels = batch["mels"]
+            if channel is not None and cfg.channel_aug > 0:
+                mels = channel(mels, batch["lengths"], aug_rng, p=cfg.channel_aug)
+            rng_state = torch.get_rng_state() if cfg.consistency > 0 else None
+            out = model(mels, batch["lengths"], batch["text"], has)
             loss = mate_loss(out, batch, cfg.lam, cw)["loss"]
+            if cfg.consistency > 0:
+                # the same dropout and text-dropout draws for the second reading, so the two readings differ
+                # by the channel alone (the CPU generator; on a GPU the dropout masks would differ)
+                torch.set_rng_state(rng_state)
+                out_aug = model(channel(batch["mels"], batch["lengths"], aug_rng, p=1.0), batch["lengths"],
+                                batch["text"], has)
+                loss = loss + cfg.consistency * consistency_loss(out, out_aug, cfg.consistency_av)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -183,7 +200,8 @@ def model_card(cfg: TrainConfig, result: dict[str, Any]) -> str:
         f"Speech collection `{cfg.speech}`, rows of splits {cfg.train_splits or 'all but test'} "
         f"({result['n_train']} utterances); {cfg.epochs} epochs, AdamW lr {cfg.lr} one-cycle, batch {cfg.batch_size}, "
         f"lambda {cfg.lam}, {'class-balanced BCE' if cfg.class_balanced else 'KL'} emotion loss, "
-        f"text weight augmentation {cfg.text_weight_aug}, seed {cfg.seed}. All settings: config.json `meta.train`.",
+        f"text weight augmentation {cfg.text_weight_aug}, channel augmentation {cfg.channel_aug}, consistency "
+        f"weight {cfg.consistency}, seed {cfg.seed}. All settings: config.json `meta.train`.",
         "", "## Held-out scores", "",
         "| set | n | F1 (macro) | accuracy | CCC(A) | CCC(V) |", "|---|---|---|---|---|---|",
     ]
