@@ -111,7 +111,8 @@ mate-tables: setup
 # The real-voice benchmark (issue #11) of the shipped checkpoints: Hedgewars actors' lines and the French/Italian
 # asterisk prompts (fetched into data/ with apt-get download + dpkg -x, no root), controlled prosody, channels,
 # music response, example voices -> bench/realvoice.json + docs/realvoice.md (~5 min on 2 cores).
-# Other models: make realvoice REALVOICE_ARGS="--checkpoint runs/x/checkpoint --mate-checkpoint runs/m/checkpoint"
+# Other models: make realvoice REALVOICE_ARGS="--checkpoint runs/x/checkpoint --mate-checkpoint runs/m \
+#   --out runs/x/realvoice.json --markdown runs/x/realvoice.md" (a scratch map is built for another joint checkpoint)
 realvoice: setup
 	$(BIN)/python bench/realvoice.py --out bench/realvoice.json --markdown docs/realvoice.md $(REALVOICE_ARGS)
 

@@ -23,6 +23,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -759,6 +760,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from esmr_core import realvoice as rv
     from esmr_core.audio import MIN_VOICED_S
+    from esmr_core.errors import ModelUnavailableError
     from esmr_core.service import Service, ServiceConfig
 
     torch.manual_seed(0)
@@ -779,7 +781,19 @@ def main(argv: list[str] | None = None) -> int:
     raw = args.data / "raw"
 
     t = time.perf_counter()
-    svc = Service(cfg)
+    try:
+        svc = Service(cfg)
+    except ModelUnavailableError:
+        if args.checkpoint is None:
+            raise
+        # another joint checkpoint (e.g. one you trained): its embedding map over the catalogue, built in a scratch
+        # folder so the catalogue's own map (the shipped checkpoint's) stays as it is
+        from esmr_core.service import build_map
+
+        cfg.map_dir = Path(tempfile.mkdtemp(prefix="realvoice-map-"))
+        print(f"[realvoice] building this checkpoint's embedding map in {cfg.map_dir}", file=sys.stderr, flush=True)
+        build_map(cfg.checkpoint, cfg.catalog, cfg.reference, cfg.map_dir, progress=False)
+        svc = Service(cfg)
     runtime["load"] = time.perf_counter() - t
     energy = track_energy(svc, cfg.catalog)
     result: dict[str, Any] = {

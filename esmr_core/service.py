@@ -49,6 +49,7 @@ class ServiceConfig:
     max_transcript_chars: int = field(default_factory=inputs.max_transcript_chars)  # typed transcript limit
     mood_match: bool = True       # use the checkpoint's moodmatch.json (if it has one) to rank the music
     channel_views: tuple[str, ...] = channel_views.VIEWS   # extra views the speech tower pools ((): the clip alone)
+    map_dir: Path | None = None   # the embedding map's folder (None: CATALOG/map, where `esmr index build` puts it)
 
 
 
@@ -113,12 +114,13 @@ class Service:
         It lives with the catalogue it was built over, in CATALOG/map (the bundled one in assets/music/map), and
         records the checkpoint it was built with. Over a large catalogue the map holds a sample of it
         (catalog_index.MAP_SAMPLE tracks) and the reference voices."""
-        folder = self.config.catalog / "map"
+        folder = self.config.map_dir or self.config.catalog / "map"
         m = Map2D.load(folder) if (folder / "map.json").is_file() else None
         if m is None or not catalog_index.map_matches(m, self.catalog, self.config.checkpoint):
             raise ModelUnavailableError(
-                f"no embedding map of this checkpoint matches the catalogue {self.config.catalog}: run `esmr index "
-                f"build --catalog {self.config.catalog}` (it writes {folder})")
+                f"no embedding map of this checkpoint matches the catalogue {self.config.catalog} in {folder}: run "
+                f"`esmr index build --checkpoint {self.config.checkpoint} --catalog {self.config.catalog} --out "
+                f"{folder}`")
         ref = None
         if (self.config.reference / "collection.json").is_file():
             ref = load_collection(self.config.reference, kind="speech")

@@ -201,3 +201,20 @@ def test_cli_stops_quietly_when_its_reader_goes_away():
     p.stdout.close()
     err = p.stderr.read().decode()
     assert p.wait(timeout=300) == 0 and "Traceback" not in err, err[-2000:]
+
+
+@pytest.mark.slow
+def test_the_map_folder_can_be_chosen_and_a_missing_map_says_how_to_build_it(tmp_path):
+    """ServiceConfig.map_dir: another checkpoint's map can live outside the catalogue (the benchmark builds one
+    there, so the catalogue's own map stays the shipped checkpoint's); a folder without a map of this checkpoint
+    is refused with the command that builds it there."""
+    import shutil
+
+    from esmr_core.service import Service, ServiceConfig
+
+    with pytest.raises(ModelUnavailableError, match=r"esmr index build --checkpoint .* --out .*elsewhere"):
+        Service(ServiceConfig(singing=False, map_dir=tmp_path / "elsewhere"))
+    shutil.copytree(assets_dir() / "music" / "map", tmp_path / "copy")
+    svc = Service(ServiceConfig(singing=False, map_dir=tmp_path / "copy"))
+    clip = assets_dir() / "examples" / "speech" / "clips" / "angry-words-piper-joe-deep.ogg"
+    assert set(svc.analyze_speech(str(clip), asr=False)["map"]) == {"x", "y"}
