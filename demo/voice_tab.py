@@ -26,9 +26,9 @@ SCARCE_SHARE = 1 / 12     # a mood with fewer tracks than this share of the cata
 CAVEAT = ("The models learned from synthetic speech and from real voices made emotional by rule, not from "
           "recordings of real emotion: treat the reading as a guess (README, “Real voices”).")
 MATCH_HELP = ("<b>match</b>: how close the track lies to your voice in the shared emotion space the model "
-              "learned (cosine similarity, 1 = same direction), plus a small bonus when the track's energy fits "
-              "how calm or excited you sound. Voices and music sit apart in that space, so even the best matches "
-              "score about 0.1-0.3: the order is what counts.")
+              "learned (cosine similarity, 1 = same direction), plus a bonus when the track's energy fits how "
+              "calm or excited you sound (as large as the closeness itself: a calm voice gets calm music). Voices "
+              "and music sit apart in that space, so the scores stay well below 1: the order is what counts.")
 
 
 # ---- words for numbers ----------------------------------------------------------------------------------------
