@@ -326,7 +326,6 @@ def _segment_readings(svc, clip: audio_mod.Audio, spans: list[tuple[float, float
     """Speech tower + MATE + words per utterance (from the aligned script, else ASR when cfg.asr, else none).
     Returns (segment dicts, arrays: probs (T, C) tower, mate_probs (T, C), z (T, D) joint embeddings, vad (T, 3),
     mate_av (T, 2), seconds (T,))."""
-
     sr = audio_mod.SAMPLE_RATE
     utts, texts, feats = [], [], []
     n = len(spans)
