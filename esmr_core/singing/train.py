@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,24 +42,33 @@ WHAT = {"timbre": "SSCL timbre-oriented: time-stretched copy = positive, pitch-s
         "plain": "SSCL ablation: plain instance discrimination (another crop = positive, no policy)."}
 
 
+def _optimise(params, loss: Callable[[], torch.Tensor], steps: int, lr: float, name: str) -> None:
+    """`steps` AdamW steps (weight decay 1e-4) under a one-cycle schedule on the loss of a fresh batch each step;
+    the loss logged every 100 steps."""
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    for step in range(steps):
+        value = loss()
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps - 1:
+            log.info(f"{name} step {step}/{steps} loss {value.item():.4f}")
+
+
 def train_moco(cfg: SSCLConfig, bases: torch.Tensor, shifted: torch.Tensor, *, steps: int = 600,
                batch: int = 48, lr: float = 1e-3, seed: int = 0) -> MoCo:
     """Train MoCo on precomputed crops. bases: (N, M, F); shifted: (N, S, M, F). Returns the trained model."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = MoCo(cfg).train()
-    opt = torch.optim.AdamW(model.encoder_q.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    for step in range(steps):
+
+    def loss() -> torch.Tensor:
         idx = rng.choice(len(bases), size=min(batch, len(bases)), replace=False)
-        q, k, n = batch_views(bases[idx], shifted[idx], cfg.policy, cfg.crop_frames, rng)
-        loss = model(q, k, n)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            log.info(f"sscl-{cfg.policy} step {step}/{steps} loss {loss.item():.3f}")
+        return model(*batch_views(bases[idx], shifted[idx], cfg.policy, cfg.crop_frames, rng))
+
+    _optimise(model.encoder_q.parameters(), loss, steps, lr, f"sscl-{cfg.policy}")
     return model.eval()
 
 
@@ -71,19 +81,14 @@ def train_tjae(cfg: TJAEConfig, bases: torch.Tensor, *, steps: int = 400, batch:
     sample = bases[torch.from_numpy(rng.choice(len(bases), size=min(256, len(bases)), replace=False))].float()
     model.band_mean.copy_(sample.mean(dim=(0, 2)))
     model.band_std.copy_(sample.std(dim=(0, 2)).clamp_min(1e-3))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    for step in range(steps):
+
+    def loss() -> torch.Tensor:
         idx = rng.choice(len(bases), size=min(batch, len(bases)), replace=False)
         clean = torch.stack([random_crop(bases[i].float(), cfg.crop_frames, rng) for i in idx])
         recon, _ = model(mask_input(clean, rng))
-        loss = reconstruction_loss(recon, model.normalize(clean))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 100 == 0 or step == steps - 1:
-            log.info(f"tjae step {step}/{steps} mse {loss.item():.4f}")
+        return reconstruction_loss(recon, model.normalize(clean))
+
+    _optimise(model.parameters(), loss, steps, lr, "tjae")
     return model.eval()
 
 
