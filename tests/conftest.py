@@ -6,7 +6,9 @@ import json
 import os
 import socket
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -50,6 +52,37 @@ def make_tone():
         return (amp * wave / 1.75).astype(np.float32)
 
     return tone
+
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"   # the browser tests' screenshots
+CHROMIUM_ARGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync")
+
+
+@contextmanager
+def chromium(*extra_args: str):
+    """Debian's chromium, headless, driven by Playwright (E2E.md), with CHROMIUM_ARGS plus extra_args: yields the
+    browser, closed afterwards. Skips without Playwright; fails without chromium (`make test` installs it)."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def request_host(url: str) -> str:
+    """Host a request goes to; blob: URLs belong to the page's own origin, data: URLs go nowhere."""
+    if url.startswith("data:"):
+        return "127.0.0.1"
+    if url.startswith("blob:"):
+        url = url[5:]
+    return urlparse(url).hostname or url
 
 
 def free_port() -> int:

@@ -7,22 +7,16 @@ Screenshots of each tab go to test-artifacts/ (git-ignored). Recipe: /work/share
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from urllib.parse import urlparse
-
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from esmr_core.paths import REPO_ROOT
-
-from conftest import example_clip
+from conftest import ARTIFACTS, chromium, example_clip, request_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 # Chrome processes microphone audio by default (echo cancellation, noise suppression, auto gain): force it off.
 RAW_MIC = """(() => { const md = navigator.mediaDevices; if (!md || !md.getUserMedia) return;
   const orig = md.getUserMedia.bind(md);
@@ -49,16 +43,9 @@ def voice_wav(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser_page(app_url, voice_wav):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={voice_wav}%noloop"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+    fake_mic = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={voice_wav}%noloop")
+    with chromium(*fake_mic) as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         context.add_init_script(RAW_MIC)
         page = context.new_page()
@@ -66,19 +53,7 @@ def browser_page(app_url, voice_wav):
         page.on("request", lambda req: hosts.add(request_host(req.url)))
         page.goto(app_url, wait_until="load")
         page.locator("#analyze-btn").wait_for(timeout=60_000)
-        try:
-            yield types.SimpleNamespace(page=page, hosts=hosts)
-        finally:
-            browser.close()
-
-
-def request_host(url: str) -> str:
-    """Host a request goes to; blob: URLs belong to the page's own origin, data: URLs go nowhere."""
-    if url.startswith("data:"):
-        return "127.0.0.1"
-    if url.startswith("blob:"):
-        url = url[5:]
-    return urlparse(url).hostname or url
+        yield types.SimpleNamespace(page=page, hosts=hosts)
 
 
 def fetch_recording(page, root) -> Path:

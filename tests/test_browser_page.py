@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from esmr_core.paths import REPO_ROOT, assets_dir
+from esmr_core.paths import assets_dir
+
+from conftest import ARTIFACTS, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 SLOW = 120_000   # ms: an analysis on a busy 2-core machine
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 PITCH_CLASS = {"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6, "Gb": 6, "G": 7,
@@ -55,19 +55,8 @@ LABEL_SELECTOR = ("[data-testid=block-label], [data-testid=block-info], label sp
 
 @pytest.fixture(scope="module")
 def browser(app_url):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--mute-audio"]   # the page's own autoplay rules apply: a player starts after the visitor's click
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=args)
-        try:
-            yield types.SimpleNamespace(browser=b, url=app_url)
-        finally:
-            b.close()
+    with chromium("--mute-audio") as b:   # the page's own autoplay rules apply: a player starts after the click
+        yield types.SimpleNamespace(browser=b, url=app_url)
 
 
 def open_page(browser, viewport):

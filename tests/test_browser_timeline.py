@@ -7,19 +7,15 @@ music, and offers the cue sheet for download. The screenshot (test-artifacts/tab
 from __future__ import annotations
 
 import types
-from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import soundfile as sf
 
 from esmr_core import timeline as T
-from esmr_core.paths import REPO_ROOT
 
+from conftest import ARTIFACTS, chromium, request_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = REPO_ROOT / "test-artifacts"
 SLOW = 180_000   # ms: a timeline on a busy 2-core machine
 
 
@@ -35,26 +31,15 @@ def recording(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium (apt-get install chromium)")
-    args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 1000})
         pg = context.new_page()
         hosts: set[str] = set()
-        pg.on("request", lambda req: hosts.add("127.0.0.1" if req.url.startswith(("data:", "blob:"))
-                                               else urlparse(req.url).hostname or req.url))
+        pg.on("request", lambda req: hosts.add(request_host(req.url)))
         pg.goto(app_url, wait_until="load")
         pg.get_by_role("tab", name="Timeline").click()
         pg.locator("#tl-btn").wait_for(timeout=60_000)
-        try:
-            yield types.SimpleNamespace(page=pg, hosts=hosts)
-        finally:
-            browser.close()
+        yield types.SimpleNamespace(page=pg, hosts=hosts)
 
 
 def test_timeline_view_shows_plays_and_offers_the_cue_sheet(page, svc, recording):
