@@ -15,7 +15,6 @@ scripts/val_channel.py writes (--cache; it is built when missing). Writes OUT/ch
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import sys
 import time
@@ -25,30 +24,9 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def pair_accuracy(pred: np.ndarray, true: np.ndarray, groups: np.ndarray, min_gap: float) -> float:
-    """Share of within-group pairs (true_i >= true_j + min_gap) with pred_i > pred_j (ties count half)."""
-    hits = total = 0.0
-    for g in np.unique(groups):
-        i = np.flatnonzero(groups == g)
-        d_true, d_pred = true[i][:, None] - true[i][None, :], pred[i][:, None] - pred[i][None, :]
-        m = d_true >= min_gap
-        hits += float((d_pred[m] > 0).sum() + 0.5 * (d_pred[m] == 0).sum())
-        total += float(m.sum())
-    return hits / total if total else float("nan")
-
-
-def channel_items(cache: Path, speech: Path) -> list[dict]:
-    if cache.is_file():
-        return list(np.load(cache, allow_pickle=True)["items"])
-    spec = importlib.util.spec_from_file_location("val_channel", REPO / "scripts" / "val_channel.py")
-    vc = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(vc)
-    items = vc.prepare(speech)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, items=np.array(items, dtype=object))
-    return items
+sys.path.insert(0, str(REPO / "scripts"))
+from realvoice_ablation import pair_accuracy  # noqa: E402
+from val_channel import load_items  # noqa: E402
 
 
 def channel_scores(mate, items: list[dict]) -> dict[str, dict[str, float]]:
@@ -130,7 +108,7 @@ def main(argv=None) -> int:
     train_s = time.time() - t0
     model = MateModel.from_pretrained(ckpt)
     res = {**settings, "train_seconds": round(train_s, 1), "val": val_scores(model, speech),
-           "channel": channel_scores(Mate(model), channel_items(Path(args.cache), speech))}
+           "channel": channel_scores(Mate(model), load_items(Path(args.cache), speech))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "channel_eval.json").write_text(json.dumps(res, indent=1) + "\n")
     print(json.dumps(res, indent=1))

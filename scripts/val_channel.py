@@ -49,6 +49,16 @@ def prepare(speech_dir: Path, per_voice: int = 8) -> list[dict]:
     return items
 
 
+def load_items(cache: Path, speech_dir: Path) -> list[dict]:
+    """prepare()'s clips, kept in the npz `cache` (built when missing) so several checkpoints see the same audio."""
+    if cache.is_file():
+        return list(np.load(cache, allow_pickle=True)["items"])
+    items = prepare(speech_dir)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, items=np.array(items, dtype=object))
+    return items
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checkpoint", required=True)
@@ -61,14 +71,7 @@ def main(argv=None) -> int:
     from esmr_core.retrieval.features import speech_vector
     from esmr_core.retrieval.model import JointModel
 
-    cache = Path(args.cache)
-    if cache.is_file():
-        z = np.load(cache, allow_pickle=True)
-        items = list(z["items"])
-    else:
-        items = prepare(Path(args.speech))
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, items=np.array(items, dtype=object))
+    items = load_items(Path(args.cache), Path(args.speech))
     model = JointModel.from_pretrained(args.checkpoint).eval()
     emotions = list(model.cfg.emotions)
     mate = None
