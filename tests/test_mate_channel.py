@@ -13,10 +13,10 @@ import torch
 
 from esmr_core.emotion import vad
 from esmr_core.errors import EsmrError
-from esmr_core.mate.augment import ChannelAugParams, LogMelChannelAug, consistency_loss, mel_centres
+from esmr_core.mate.augment import ChannelAugParams, LogMelChannelAug, consistency_loss
 from esmr_core.mate.config import MateConfig, TrainConfig
 from esmr_core.mate.data import mels_of
-from esmr_core.mate.model import AudioCNN, MateModel, tilt_basis
+from esmr_core.mate.model import AudioCNN, MateModel, mel_centres, tilt_basis
 from esmr_core.mate.train import checkpoint_config, run
 
 CFG = MateConfig(cnn_channels=(4, 8), audio_dim=16, lstm_hidden=16, n_mels=40, max_seconds=2.0)

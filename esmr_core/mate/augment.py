@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import MateConfig
+from .model import mel_centres
 
 FLOOR = 1e-6   # LogMel's floor: log(power + FLOOR)
 
@@ -50,13 +51,6 @@ class ChannelAugParams:
     renormalise: bool = False                    # rescale the channel's output to the input's mean power (as
     #                                              the app's loudness normalisation does) before the gain
     gain_db: float = 6.0                         # random gain in +- this (always applied to an augmented clip)
-
-
-def mel_centres(cfg: MateConfig) -> np.ndarray:
-    """(M,) centre frequencies (Hz) of LogMel's Slaney mel bands."""
-    import librosa
-
-    return librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
 
 
 def band_dof(cfg: MateConfig) -> np.ndarray:

@@ -86,13 +86,18 @@ class AudioCNN(nn.Module):
         return self.proj(torch.cat([mean_t, max_t] + ([tilt] if tilt is not None else []), dim=1))  # (N, audio_dim)
 
 
+def mel_centres(cfg: MateConfig) -> np.ndarray:
+    """(M,) centre frequencies (Hz) of LogMel's Slaney mel bands."""
+    import librosa
+
+    return librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+
+
 def band_selection(cfg: MateConfig) -> list[int] | None:
     """Indices of the mel bands the CNN reads (cfg.band_hz: centres in lo..hi Hz), None for all of them."""
     if not cfg.band_hz:
         return None
-    import librosa
-
-    f = librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+    f = mel_centres(cfg)
     sel = [i for i, c in enumerate(f) if cfg.band_hz[0] <= c <= cfg.band_hz[1]]
     if len(sel) < 2 ** len(cfg.cnn_channels):
         raise ValueError(f"MateConfig: band_hz {cfg.band_hz} keeps {len(sel)} mel bands, fewer than the "
@@ -104,9 +109,7 @@ def tilt_basis(cfg: MateConfig, lo_hz: float = 400.0, hi_hz: float = 3000.0) -> 
     """(K, M) least-squares projections giving, from a per-band log level (M,), the slope (K >= 1) and the
     curvature (K = 2) of a polynomial in log frequency fitted over the bands with centres in lo_hz..hi_hz (inside
     a telephone band, so a band limit does not move them); per octave, in the log-mel's natural-log units."""
-    import librosa
-
-    f = librosa.mel_frequencies(cfg.n_mels + 2, fmin=0.0, fmax=cfg.sample_rate / 2.0)[1:-1]
+    f = mel_centres(cfg)
     sel = (f >= lo_hz) & (f <= hi_hz)
     z = np.log2(f[sel] / np.sqrt(lo_hz * hi_hz))                                # octaves around the middle
     design = np.stack([np.ones_like(z), z, z ** 2 - np.mean(z ** 2)], 1)        # (M_sel, 3)
