@@ -76,6 +76,21 @@ def chromium(*extra_args: str):
             browser.close()
 
 
+def upload(page, root_id: str, path, attached: bool = True) -> None:
+    """Put a file into the page's audio component #root_id as a visitor does (Clear first when it holds one, then
+    Upload file); with attached, wait until the component shows it (its download link), else give it 1.5 s."""
+    root = page.locator(f"#{root_id}")
+    clear = root.get_by_role("button", name="Clear")
+    if clear.count():
+        clear.first.click()
+    root.get_by_role("button", name="Upload file").click()
+    root.locator("input[type=file]").set_input_files(str(path))
+    if attached:
+        root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
+    else:
+        page.wait_for_timeout(1500)
+
+
 def request_host(url: str) -> str:
     """Host a request goes to; blob: URLs belong to the page's own origin, data: URLs go nowhere."""
     if url.startswith("data:"):

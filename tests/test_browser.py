@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import ARTIFACTS, chromium, example_clip, request_host
+from conftest import ARTIFACTS, chromium, example_clip, request_host, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 # Chrome processes microphone audio by default (echo cancellation, noise suppression, auto gain): force it off.
@@ -132,13 +132,7 @@ def test_invalid_file_shows_a_readable_error(browser_page, tmp_path):
     page = browser_page.page
     bad = tmp_path / "notes.wav"
     bad.write_text("these are my meeting notes, not a recording\n" * 20)
-    root = page.locator("#speech-audio")
-    clear = root.get_by_role("button", name="Clear")
-    if clear.count():
-        clear.first.click()
-    root.get_by_role("button", name="Upload file").click()
-    root.locator("input[type=file]").set_input_files(str(bad))
-    page.wait_for_timeout(1500)
+    upload(page, "speech-audio", bad, attached=False)
     from esmr_core.audio import AudioError, load_audio
 
     with pytest.raises(AudioError) as expected:
@@ -160,10 +154,7 @@ def test_invalid_file_shows_a_readable_error(browser_page, tmp_path):
 def test_singing_upload_recommends_songs(browser_page, svc, singing_clip):
     page = browser_page.page
     page.get_by_role("tab", name="Sing → Songs").click()
-    root = page.locator("#sing-audio")
-    root.get_by_role("button", name="Upload file").click()
-    root.locator("input[type=file]").set_input_files(str(singing_clip))
-    root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
+    upload(page, "sing-audio", singing_clip)
     page.locator("#sing-btn").click()
     page.locator("#songs-list .esmr-title").first.wait_for(timeout=SLOW)
     expected = svc.rank_songs(svc.analyze_singing(str(singing_clip)), svc.singing_default_weights(), top_k=5)

@@ -22,7 +22,7 @@ import pytest
 
 from esmr_core.paths import assets_dir
 
-from conftest import ARTIFACTS, chromium
+from conftest import ARTIFACTS, chromium, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SLOW = 120_000   # ms: an analysis on a busy 2-core machine
@@ -88,16 +88,6 @@ def example(label: str, group: str = "words") -> tuple[Path, str]:
         if row["label"] == label and row["group"] == group:
             return folder / row["path"], row["text"]
     raise AssertionError(f"no {group} example for {label}")
-
-
-def upload(page, root_id: str, path: Path) -> None:
-    root = page.locator(f"#{root_id}")
-    clear = root.get_by_role("button", name="Clear")
-    if clear.count():
-        clear.first.click()
-    root.get_by_role("button", name="Upload file").click()
-    root.locator("input[type=file]").set_input_files(str(path))
-    root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
 
 
 def analyse(page, path: Path, words: str) -> None:

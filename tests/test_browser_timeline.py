@@ -13,7 +13,7 @@ import soundfile as sf
 
 from esmr_core import timeline as T
 
-from conftest import ARTIFACTS, chromium, request_host
+from conftest import ARTIFACTS, chromium, request_host, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SLOW = 180_000   # ms: a timeline on a busy 2-core machine
@@ -44,10 +44,7 @@ def page(app_url):
 
 def test_timeline_view_shows_plays_and_offers_the_cue_sheet(page, svc, recording):
     pg = page.page
-    root = pg.locator("#tl-audio")
-    root.get_by_role("button", name="Upload file").click()
-    root.locator("input[type=file]").set_input_files(str(recording.path))
-    root.locator('[data-testid="download-link"]').wait_for(state="attached", timeout=30_000)
+    upload(pg, "tl-audio", recording.path)
     pg.locator("#tl-script textarea").fill(recording.script)
     expected = svc.analyze_timeline(str(recording.path), script=recording.script)
     # progress while it works: the per-utterance messages of the analysis. A watcher installed before the click
@@ -93,13 +90,7 @@ def test_timeline_error_is_readable(page, tmp_path):
     pg = page.page
     bad = tmp_path / "minutes.wav"
     bad.write_text("minutes of the meeting, not a recording\n" * 20)
-    root = pg.locator("#tl-audio")
-    clear = root.get_by_role("button", name="Clear")
-    if clear.count():
-        clear.first.click()
-    root.get_by_role("button", name="Upload file").click()
-    root.locator("input[type=file]").set_input_files(str(bad))
-    pg.wait_for_timeout(1500)
+    upload(pg, "tl-audio", bad, attached=False)
     pg.locator("#tl-btn").click()
     pg.get_by_text("is not an audio file", exact=False).first.wait_for(timeout=SLOW)
     assert "Traceback" not in pg.locator("body").inner_text()
